@@ -1,0 +1,41 @@
+# Every target bootstraps .venv from nothing (python3 -m venv + pip install -e '.[dev]').
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test lint typecheck bench test-all fuzz soak clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python examples/run_samples.py
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+# The suite on each Python the machine has under pyenv (3.11, 3.12, 3.13).
+test-all:
+	@set -e; for v in 3.11 3.12 3.13; do \
+	  py=$$(ls -d $$HOME/.pyenv/versions/$$v*/bin/python3 2>/dev/null | sort -V | tail -n 1); \
+	  if [ -z "$$py" ]; then py=$$(command -v python$$v || true); fi; \
+	  if [ -z "$$py" ]; then echo "python $$v not found"; exit 1; fi; \
+	  echo "== Python $$v ($$py)"; \
+	  $(MAKE) --no-print-directory test PYTHON=$$py VENV=.venv-$$v; \
+	done
+
+clean:
+	rm -rf $(VENV) .venv-3.* .pytest_cache .mypy_cache .ruff_cache

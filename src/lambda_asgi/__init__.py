@@ -1,0 +1,49 @@
+"""lambda-asgi: run any ASGI app on AWS Lambda.
+
+``handler = LambdaAdapter(app)``, or set the function's Handler to ``lambda_asgi.handler`` and
+``LAMBDA_ASGI_APP=package.module:attribute``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .adapter import Invocation, LambdaAdapter
+from .context import LambdaContext
+from .errors import ConfigurationError, InvalidEventError, LifespanError, UnsupportedEventError
+from .sync_bridge import (
+    ASGIProtocolError,
+    NeedsAsyncError,
+    ResponseFailedError,
+    SyncResponse,
+    call_asgi_sync,
+)
+
+__all__ = [
+    "ASGIProtocolError",
+    "ConfigurationError",
+    "InvalidEventError",
+    "Invocation",
+    "LambdaAdapter",
+    "LambdaContext",
+    "LifespanError",
+    "NeedsAsyncError",
+    "ResponseFailedError",
+    "SyncResponse",
+    "UnsupportedEventError",
+    "call_asgi_sync",
+    "handler",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    # ``lambda_asgi.handler`` as the function's Handler setting: the managed runtime reads
+    # the attribute during init, so the app is imported (and its lifespan started) then, and
+    # a missing or wrong LAMBDA_ASGI_APP fails the init with a message saying what to set.
+    if name == "handler":
+        from .adapter import zero_code_handler
+
+        return zero_code_handler()
+    raise AttributeError(f"module 'lambda_asgi' has no attribute {name!r}")

@@ -1,0 +1,295 @@
+"""``LambdaAdapter``: the Lambda handler that serves an ASGI app.
+
+One event loop per thread (in Lambda: one per process) is created on first use and reused by
+every warm invocation, so clients, pools and tasks made in one invocation keep working in the
+next. The app's lifespan runs once, when the adapter is built (Lambda's init phase).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast, get_args
+
+from .config import AdapterConfig
+from .errors import ConfigurationError
+from .events import EventSource, detect_source
+from .events.base import ResponseHeaders
+from .lifespan import Lifespan, LifespanMode
+from .streaming import BufferedStreamError, StreamingMode, buffer_stream, payload_too_large
+from .sync_bridge import ASGIApp, SyncResponse, call_asgi_sync
+
+__all__ = ["Invocation", "LambdaAdapter", "get_runner", "load_app", "zero_code_handler"]
+
+logger = logging.getLogger("lambda_asgi")
+
+_thread_state = threading.local()
+
+LambdaHandler = Callable[[Any, Any], Any]
+
+
+def get_runner() -> asyncio.Runner:
+    """The calling thread's :class:`asyncio.Runner`, created once and reused for ever."""
+    try:
+        return cast(asyncio.Runner, _thread_state.runner)
+    except AttributeError:
+        runner = asyncio.Runner()
+        runner.get_loop()
+        _thread_state.runner = runner
+        return runner
+
+
+@dataclass
+class Invocation:
+    """One served event: a buffered proxy response, or a response still streaming.
+
+    Exactly one of :attr:`result` and :attr:`streamed` is set. Call :meth:`finish` once the
+    response has been delivered, to run the app's post-response work (background tasks).
+    """
+
+    source: EventSource
+    event: Mapping[str, Any]
+    result: dict[str, Any] | None = None
+    streamed: SyncResponse | None = None
+    _response: SyncResponse | None = field(default=None, repr=False)
+
+    def finish(self) -> None:
+        """Run what the app does after its final body message; log what it raises."""
+        response = self._response or self.streamed
+        if response is not None:
+            response.finish()
+
+
+_JSON_HEADERS = ResponseHeaders.json()
+
+
+class LambdaAdapter:
+    """A Lambda handler serving ``app``: ``handler = LambdaAdapter(app)``.
+
+    Options:
+        lifespan: ``"auto"`` (run it if the app supports it), ``"on"`` (a failed startup
+            raises at init), ``"off"``.
+        base_path: a path prefix the app is mounted under (custom-domain mapping); it goes
+            into ``root_path``.
+        text_mime_types: extra content types returned as text rather than base64 (they
+            extend the defaults).
+        exclude_headers: response header names to drop.
+        streaming: ``"auto"`` buffers a streamed response within the payload limit;
+            ``"reject"`` refuses streamed responses with a clear error.
+        propagate_exceptions: re-raise app exceptions (Lambda records a function error)
+            instead of answering 500.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        lifespan: LifespanMode = "auto",
+        base_path: str | None = None,
+        text_mime_types: Iterable[str] = (),
+        exclude_headers: Iterable[str] = (),
+        streaming: StreamingMode = "auto",
+        propagate_exceptions: bool = False,
+    ) -> None:
+        if not callable(app):
+            raise ConfigurationError(f"LambdaAdapter needs an ASGI app (a callable), got {app!r}")
+        _check_choice("lifespan", lifespan, get_args(LifespanMode))
+        _check_choice("streaming", streaming, get_args(StreamingMode))
+        self.app = app
+        self.config = AdapterConfig.build(
+            base_path=base_path, text_mime_types=text_mime_types, exclude_headers=exclude_headers
+        )
+        self.streaming = streaming
+        self.propagate_exceptions = propagate_exceptions
+        self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
+        self._lifespan.startup()
+        if self._lifespan.supported:
+            atexit.register(self.shutdown)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaAdapter:
+        """Build the adapter from ``LAMBDA_ASGI_*`` environment variables (see README)."""
+        env = os.environ if environ is None else environ
+        app = load_app(env.get("LAMBDA_ASGI_APP", ""))
+        return cls(
+            app,
+            lifespan=cast(LifespanMode, env.get("LAMBDA_ASGI_LIFESPAN", "auto").lower()),
+            base_path=env.get("LAMBDA_ASGI_BASE_PATH") or None,
+            text_mime_types=_split_list(env.get("LAMBDA_ASGI_TEXT_MIME_TYPES", "")),
+            exclude_headers=_split_list(env.get("LAMBDA_ASGI_EXCLUDE_HEADERS", "")),
+            streaming=cast(StreamingMode, env.get("LAMBDA_ASGI_STREAMING", "auto").lower()),
+            propagate_exceptions=_parse_bool(
+                "LAMBDA_ASGI_PROPAGATE_EXCEPTIONS", env.get("LAMBDA_ASGI_PROPAGATE_EXCEPTIONS", "")
+            ),
+        )
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The lifespan ``state``; copied shallowly into every request scope."""
+        return self._lifespan.state
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        """Serve one Lambda event and return the proxy response of its source."""
+        invocation = self.invoke(event, context)
+        invocation.finish()
+        assert invocation.result is not None
+        return invocation.result
+
+    def invoke(self, event: Any, context: Any, *, stream: bool = False) -> Invocation:
+        """Serve one event; with ``stream=True`` a streamed response is handed back unread.
+
+        Raises :class:`~lambda_asgi.UnsupportedEventError` for events of no supported source
+        and :class:`~lambda_asgi.InvalidEventError` for malformed ones.
+        """
+        source = detect_source(event)
+        config = self.config
+        scope, body = source.to_scope(event, context, config)
+        scope["state"] = self._lifespan.state.copy()
+        try:
+            response = call_asgi_sync(self.app, scope, body, runner=get_runner())
+        except Exception as exc:
+            logger.exception("ASGI app failed on %s %s: %s", scope["method"], scope["path"], exc)
+            if self.propagate_exceptions:
+                raise
+            return Invocation(source, event, result=self.error_response(source, event, 500))
+        invocation = Invocation(source, event, _response=response)
+        if response.needs_async:
+            if stream:
+                invocation.streamed = response
+                return invocation
+            try:
+                body = buffer_stream(response, mode=self.streaming, limit=source.response_limit)
+            except BufferedStreamError as exc:
+                return self._refuse(invocation, exc.status, str(exc), scope)
+            except Exception as exc:
+                logger.exception("ASGI app failed while streaming %s: %s", scope["path"], exc)
+                if self.propagate_exceptions:
+                    raise
+                return self._refuse(invocation, 500, "Internal Server Error", scope, log=False)
+        else:
+            body = response.body
+        headers = ResponseHeaders(response.headers, config.exclude_headers)
+        result = source.to_response(response.status, headers, body, event, config)
+        if payload_too_large(result, source.response_limit):
+            limit_mb = source.response_limit / (1024 * 1024)
+            return self._refuse(
+                invocation,
+                502,
+                f"The response is over {limit_mb:g} MB once encoded, the limit of a "
+                f"{source.title} response. Stream large bodies (LAMBDA_ASGI_INVOKE_MODE="
+                "response_stream with a Function URL in RESPONSE_STREAM invoke mode).",
+                scope,
+            )
+        invocation.result = result
+        return invocation
+
+    def _refuse(
+        self,
+        invocation: Invocation,
+        status: int,
+        message: str,
+        scope: Mapping[str, Any],
+        *,
+        log: bool = True,
+    ) -> Invocation:
+        if log:
+            logger.error("%s %s: %s", scope["method"], scope["path"], message)
+        invocation.result = self.error_response(
+            invocation.source, invocation.event, status, message
+        )
+        return invocation
+
+    def error_response(
+        self,
+        source: EventSource,
+        event: Mapping[str, Any],
+        status: int,
+        message: str | None = None,
+    ) -> dict[str, Any]:
+        """A short JSON error response in ``source``'s format (never a traceback)."""
+        text = message or _STATUS_MESSAGES.get(status, "Error")
+        body = json.dumps({"message": text}).encode()
+        return source.to_response(status, _JSON_HEADERS, body, event, self.config)
+
+    def shutdown(self) -> None:
+        """Run the app's lifespan shutdown (at process exit; safe to call twice)."""
+        self._lifespan.shutdown()
+
+
+_STATUS_MESSAGES = {500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}
+
+
+def _check_choice(option: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigurationError(
+            f"{option} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+        )
+
+
+def _split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigurationError(f"{name} must be true or false, got {value!r}")
+
+
+def load_app(spec: str) -> ASGIApp:
+    """Import ``package.module:attribute`` (attribute may be dotted) and return it."""
+    hint = (
+        "Set LAMBDA_ASGI_APP to the app as package.module:attribute, for example "
+        "LAMBDA_ASGI_APP=app.main:app"
+    )
+    if not spec:
+        raise ConfigurationError(f"LAMBDA_ASGI_APP is not set. {hint}.")
+    module_name, sep, attribute = spec.strip().partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigurationError(
+            f"LAMBDA_ASGI_APP={spec!r} is not package.module:attribute. {hint}."
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"LAMBDA_ASGI_APP={spec!r}: cannot import module {module_name!r} ({exc}). Check "
+            "the module path and that it is in the deployment package."
+        ) from exc
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise ConfigurationError(
+                f"LAMBDA_ASGI_APP={spec!r}: module {module_name!r} has no attribute "
+                f"{attribute!r}. {hint}."
+            ) from None
+    if not callable(target):
+        raise ConfigurationError(
+            f"LAMBDA_ASGI_APP={spec!r} names a {type(target).__name__}, not an ASGI app"
+        )
+    return cast(ASGIApp, target)
+
+
+_zero_code: LambdaAdapter | None = None
+_zero_code_lock = threading.Lock()
+
+
+def zero_code_handler() -> LambdaAdapter:
+    """The adapter behind ``lambda_asgi.handler``, built once from the environment."""
+    global _zero_code
+    with _zero_code_lock:
+        if _zero_code is None:
+            _zero_code = LambdaAdapter.from_env()
+        return _zero_code

@@ -1,0 +1,89 @@
+"""Validated adapter configuration shared by the event sources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import ConfigurationError
+
+__all__ = ["DEFAULT_TEXT_MIME_TYPES", "AdapterConfig", "normalize_base_path"]
+
+#: Content types whose bodies are returned as text (everything else is base64).
+DEFAULT_TEXT_MIME_TYPES: frozenset[str] = frozenset(
+    {
+        "text/*",
+        "application/json",
+        "application/javascript",
+        "application/ecmascript",
+        "application/xml",
+        "application/xhtml+xml",
+        "application/x-www-form-urlencoded",
+        "application/graphql",
+        "application/ld+json",
+        "application/x-ndjson",
+        "application/yaml",
+        "application/x-yaml",
+        "image/svg+xml",
+        "*/*+json",
+        "*/*+xml",
+    }
+)
+
+
+def normalize_base_path(base_path: str | None) -> str:
+    """``"api/v1/"`` -> ``"/api/v1"``; ``None``, ``""`` and ``"/"`` -> ``""``."""
+    if not base_path:
+        return ""
+    stripped = base_path.strip("/")
+    return f"/{stripped}" if stripped else ""
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterConfig:
+    """Options the event sources read while building scopes and responses."""
+
+    base_path: str = ""
+    text_mime_types: frozenset[str] = DEFAULT_TEXT_MIME_TYPES
+    exclude_headers: frozenset[str] = frozenset()
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        base_path: str | None = None,
+        text_mime_types: Iterable[str] = (),
+        exclude_headers: Iterable[str] = (),
+    ) -> AdapterConfig:
+        """Validate and normalise user options (extra text types extend the defaults)."""
+        if isinstance(text_mime_types, str) or isinstance(exclude_headers, str):
+            raise ConfigurationError(
+                "text_mime_types and exclude_headers take a list of strings, not one string"
+            )
+        extra = {t.strip().lower() for t in text_mime_types if t.strip()}
+        for mime in extra:
+            if "/" not in mime:
+                raise ConfigurationError(
+                    f"text_mime_types entry {mime!r} is not a MIME type like 'application/x-foo'"
+                )
+        return cls(
+            base_path=normalize_base_path(base_path),
+            text_mime_types=DEFAULT_TEXT_MIME_TYPES | extra,
+            exclude_headers=frozenset(h.strip().lower() for h in exclude_headers if h.strip()),
+        )
+
+    def is_text(self, content_type: str, content_encoding: str) -> bool:
+        """Whether a body of this type and encoding can travel as text (else base64)."""
+        if content_encoding and content_encoding not in ("identity",):
+            return False  # gzip/br/deflate bodies are bytes, whatever their type
+        if not content_type:
+            return False
+        mime = content_type.split(";", 1)[0].strip()
+        types = self.text_mime_types
+        if mime in types:
+            return True
+        major, _, minor = mime.partition("/")
+        if f"{major}/*" in types:
+            return True
+        _, plus, suffix = minor.rpartition("+")
+        return bool(plus) and f"*/*+{suffix}" in types

@@ -1,0 +1,130 @@
+"""API Gateway HTTP API events, payload format 2.0."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..config import AdapterConfig
+from ..errors import InvalidEventError
+from .base import (
+    ASGI_VERSION,
+    EventSource,
+    ResponseHeaders,
+    decode_body,
+    encode_body,
+    get_map,
+    header_pairs,
+    quote_path,
+    server_from_host,
+    split_root_path,
+)
+
+__all__ = ["SOURCE", "HttpApiV2Source"]
+
+
+def is_function_url(request_context: Mapping[str, Any]) -> bool:
+    """Function URLs send payload 2.0 too; their domain is ``<id>.lambda-url.<region>.on.aws``."""
+    domain = request_context.get("domainName")
+    return isinstance(domain, str) and ".lambda-url." in domain
+
+
+class HttpApiV2Source(EventSource):
+    """HTTP API (payload 2.0): ``rawPath`` arrives percent-DECODED, cookies in ``cookies[]``."""
+
+    name = "http-api-v2"
+    title = "API Gateway HTTP API (payload format 2.0)"
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        if event.get("version") != "2.0" or "rawPath" not in event:
+            return False
+        context = event.get("requestContext")
+        return isinstance(context, Mapping) and "http" in context and not is_function_url(context)
+
+    def split_path(self, raw_path: str) -> tuple[str, bytes]:
+        """``(path, raw_path)``: HTTP API has already decoded the path, so re-encode it."""
+        return raw_path, quote_path(raw_path)
+
+    def to_scope(
+        self, event: Mapping[str, Any], context: Any, config: AdapterConfig
+    ) -> tuple[dict[str, Any], bytes]:
+        request_context = get_map(event, "requestContext")
+        http = get_map(request_context, "http")
+        method = http.get("method")
+        if not isinstance(method, str) or not method:
+            raise InvalidEventError("event field 'requestContext.http.method' is missing")
+        raw = event.get("rawPath") or "/"
+        if not isinstance(raw, str):
+            raise InvalidEventError("event field 'rawPath' must be a string")
+        path, raw_path = self.split_path(raw)
+
+        headers = header_pairs(get_map(event, "headers"), "headers")
+        cookies = event.get("cookies")
+        if cookies:
+            if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+                raise InvalidEventError("event field 'cookies' must be a list of strings")
+            headers = [h for h in headers if h[0] != b"cookie"]
+            headers.append((b"cookie", "; ".join(cookies).encode("latin-1", "replace")))
+        header_map = dict(headers)
+
+        scheme = header_map.get(b"x-forwarded-proto", b"https").decode("latin-1")
+        host = header_map.get(b"host")
+        server = server_from_host(
+            host.decode("latin-1") if host else request_context.get("domainName"),
+            header_map.get(b"x-forwarded-port", b"").decode("latin-1"),
+            scheme,
+        )
+        stage = request_context.get("stage")
+        stage_prefix = (
+            f"/{stage}" if isinstance(stage, str) and stage not in ("", "$default") else ""
+        )
+        query = event.get("rawQueryString") or ""
+        protocol = http.get("protocol")
+        source_ip = http.get("sourceIp")
+        scope = {
+            "type": "http",
+            "asgi": ASGI_VERSION,
+            "http_version": _http_version(protocol),
+            "method": method.upper(),
+            "scheme": scheme,
+            "path": path,
+            "raw_path": raw_path,
+            "root_path": split_root_path(path, (stage_prefix, config.base_path)),
+            "query_string": query.encode("utf-8") if isinstance(query, str) else b"",
+            "headers": headers,
+            "client": (source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
+            "server": server,
+            "aws.event": event,
+            "aws.context": context,
+        }
+        return scope, decode_body(event)
+
+    def to_response(
+        self,
+        status: int,
+        headers: ResponseHeaders,
+        body: bytes,
+        event: Mapping[str, Any],
+        config: AdapterConfig,
+    ) -> dict[str, Any]:
+        text, is_base64 = encode_body(body, headers, config)
+        response: dict[str, Any] = {
+            "statusCode": status,
+            "headers": headers.joined(exclude="set-cookie"),
+            "body": text,
+            "isBase64Encoded": is_base64,
+        }
+        cookies = headers.groups.get("set-cookie")
+        if cookies:
+            response["cookies"] = cookies
+        return response
+
+
+def _http_version(protocol: object) -> str:
+    if isinstance(protocol, str) and protocol.startswith("HTTP/"):
+        version = protocol[5:]
+        return "2" if version in ("2", "2.0") else version
+    return "1.1"
+
+
+SOURCE = HttpApiV2Source()

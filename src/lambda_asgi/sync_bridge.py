@@ -1,0 +1,457 @@
+"""Run an ASGI app from synchronous code on an event loop the caller owns and reuses.
+
+This is the heart of lambda-asgi: the Lambda handler is synchronous, the app is not. The bridge
+runs one HTTP exchange as a task on the caller's loop and returns a :class:`SyncResponse`.
+
+Design points (see ``design/sync_bridge.md``):
+
+* The loop is driven with ``loop.run_until_complete`` rather than ``asyncio.Runner.run``:
+  ``Runner.run`` swaps the SIGINT handler on every call in the main thread, which costs more
+  than a whole trivial request.
+* The app is run as a real :class:`asyncio.Task` created on the caller's loop, so
+  ``asyncio.current_task()``, contextvars (one fresh copy per request) and cancellation behave
+  exactly as under any ASGI server.
+* The loop is stopped as soon as the response is complete, or as soon as the app starts to
+  stream (``more_body=True``); in both cases the app may still be running and the caller decides
+  what happens next (:meth:`SyncResponse.finish`, iterating :attr:`SyncResponse.stream`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ASGIApp",
+    "ASGIProtocolError",
+    "NeedsAsyncError",
+    "ResponseFailedError",
+    "ResponseStream",
+    "SyncResponse",
+    "call_asgi_sync",
+]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("lambda_asgi")
+
+# Header bytes that would let an app split a response or smuggle a second header.
+_FORBIDDEN_HEADER_BYTES = (b"\r", b"\n", b"\x00")
+
+# How many chunks the app may run ahead of the consumer of a stream before ``send`` waits:
+# keeps memory bounded whatever the size of the streamed body.
+_STREAM_HIGH_WATER = 4
+
+_NOT_STARTED, _STARTED, _STREAMING, _COMPLETE = range(4)
+
+
+class NeedsAsyncError(Exception):
+    """The app needs the async path (a WebSocket scope).
+
+    The caller hands the connection off: in Lambda that is a clear error, in a streaming
+    runtime the streaming path.
+    """
+
+
+class ASGIProtocolError(RuntimeError):
+    """The app broke a rule of the ASGI HTTP protocol; the message names the rule."""
+
+
+class ResponseFailedError(RuntimeError):
+    """The app raised after ``http.response.start``: the response must not be treated as a
+    success. The app's exception is the ``__cause__``."""
+
+
+class ResponseStream:
+    """The remaining body chunks of a response the app is still streaming.
+
+    Iterating it (synchronously) runs the caller's loop until the app sends the next chunk, so
+    the app produces at most a few chunks ahead of the consumer. Iteration ends when the app
+    sends its final body message; if the app fails mid-stream, iteration raises
+    :class:`ResponseFailedError` (or :class:`ASGIProtocolError`). :meth:`close` cancels an app
+    that is still streaming.
+    """
+
+    def __init__(self, exchange: _Exchange) -> None:
+        self._exchange = exchange
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        chunk = self._exchange.next_chunk()
+        if chunk is None:
+            raise StopIteration
+        return chunk
+
+    @property
+    def content_type(self) -> bytes | None:
+        """The ``content-type`` the app declared, if any (lower-cased)."""
+        return self._exchange.content_type
+
+    def close(self) -> None:
+        """Stop the stream: cancel the app if it has not finished its response."""
+        self._exchange.cancel()
+
+
+@dataclass
+class SyncResponse:
+    """The response of one ASGI HTTP exchange, as seen from synchronous code."""
+
+    status: int
+    """HTTP status code."""
+    headers: list[tuple[bytes, bytes]]
+    """Response headers, as the app sent them."""
+    body: bytes
+    """The full body, or the first chunk when :attr:`needs_async` is true."""
+    needs_async: bool = False
+    """True if the app sent ``more_body=True``: the rest of the body is in :attr:`stream`."""
+    stream: ResponseStream | None = field(default=None, repr=False, compare=False)
+    """The remaining chunks of a streamed response (only when :attr:`needs_async`)."""
+    _exchange: _Exchange | None = field(default=None, repr=False, compare=False)
+
+    def finish(self) -> None:
+        """Run work the app does after its final body message (background tasks) to the end.
+
+        Exceptions raised there are logged, not raised: the response was already complete.
+        """
+        if self._exchange is not None:
+            self._exchange.finish()
+
+    def iter_body(self) -> Iterator[bytes]:
+        """Yield the whole body: :attr:`body` then, if streaming, the remaining chunks."""
+        if self.body:
+            yield self.body
+        if self.stream is not None:
+            yield from self.stream
+
+
+class _Exchange:
+    """State of one request/response exchange between the bridge and the app."""
+
+    __slots__ = (
+        "body",
+        "chunk_waiter",
+        "chunks",
+        "content_type",
+        "done_waiter",
+        "headers",
+        "loop",
+        "on_close",
+        "ready",
+        "request_body",
+        "request_sent",
+        "space_waiter",
+        "state",
+        "status",
+        "task",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, request_body: bytes) -> None:
+        self.loop = loop
+        self.request_body = request_body
+        self.request_sent = False
+        self.state = _NOT_STARTED
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.content_type: bytes | None = None
+        self.body: list[bytes] = []
+        self.chunks: deque[bytes | None] = deque()
+        self.task: asyncio.Task[None] | None = None
+        self.done_waiter: asyncio.Future[None] | None = None
+        self.chunk_waiter: asyncio.Future[None] | None = None
+        self.space_waiter: asyncio.Future[None] | None = None
+        self.on_close: Callable[[], None] | None = None
+        self.ready: asyncio.Future[None] | None = None
+
+    # -- the ASGI callables -------------------------------------------------------------
+
+    async def receive(self) -> Message:
+        if not self.request_sent:
+            self.request_sent = True
+            return {"type": "http.request", "body": self.request_body, "more_body": False}
+        # Report the disconnect only once the response is complete: an app that listens for
+        # it while streaming would otherwise cancel its own response.
+        if self.state != _COMPLETE:
+            if self.done_waiter is None:
+                self.done_waiter = self.loop.create_future()
+            await asyncio.shield(self.done_waiter)
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        try:
+            kind = message["type"]
+        except (TypeError, KeyError):
+            raise ASGIProtocolError(
+                f"ASGI messages are dicts with a 'type' key; the app sent {message!r}"
+            ) from None
+        if kind == "http.response.start":
+            self._on_start(message)
+        elif kind == "http.response.body":
+            await self._on_body(message)
+        else:
+            raise ASGIProtocolError(
+                f"unsupported ASGI message type {kind!r}: an HTTP app sends "
+                "'http.response.start' then 'http.response.body'"
+            )
+
+    def _on_start(self, message: Message) -> None:
+        if self.state != _NOT_STARTED:
+            raise ASGIProtocolError(
+                "the app sent 'http.response.start' twice: ASGI allows exactly one per response"
+            )
+        status = message.get("status")
+        if type(status) is not int or not 100 <= status <= 599:
+            raise ASGIProtocolError(
+                f"'http.response.start' status must be an int from 100 to 599, got {status!r}"
+            )
+        headers = message.get("headers", ())
+        checked: list[tuple[bytes, bytes]] = []
+        try:
+            for name, value in headers:
+                if type(name) is not bytes or type(value) is not bytes:
+                    raise ASGIProtocolError(
+                        "ASGI response headers are (bytes, bytes) pairs; the app sent "
+                        f"({name!r}, {value!r})"
+                    )
+                for bad in _FORBIDDEN_HEADER_BYTES:
+                    if bad in name or bad in value:
+                        raise ASGIProtocolError(
+                            "a response header holds CR, LF or NUL (response splitting): "
+                            f"{name!r}: {value!r}"
+                        )
+                if len(name) == 12 and name.lower() == b"content-type":
+                    self.content_type = value.lower()
+                checked.append((name, value))
+        except (TypeError, ValueError):
+            raise ASGIProtocolError(
+                f"ASGI response headers are an iterable of (bytes, bytes) pairs, got {headers!r}"
+            ) from None
+        self.status = status
+        self.headers = checked
+        self.state = _STARTED
+
+    async def _on_body(self, message: Message) -> None:
+        state = self.state
+        if state == _NOT_STARTED:
+            raise ASGIProtocolError(
+                "the app sent 'http.response.body' before 'http.response.start'"
+            )
+        if state == _COMPLETE:
+            raise ASGIProtocolError(
+                "the app sent 'http.response.body' after the response was complete "
+                "(a message with more_body=False ends the response)"
+            )
+        body = message.get("body", b"")
+        if type(body) is not bytes:
+            if isinstance(body, bytearray | memoryview):
+                body = bytes(body)
+            else:
+                raise ASGIProtocolError(
+                    f"'http.response.body' body must be bytes, got {type(body).__name__}"
+                )
+        more = bool(message.get("more_body", False))
+        if state == _STARTED:
+            self.body.append(body)
+            if more:
+                # The app streams: hand the exchange back to the caller now.
+                self.state = _STREAMING
+            else:
+                self._complete()
+            # Return control to the caller now; post-response work runs in finish().
+            ready = self.ready
+            if ready is not None and not ready.done():
+                ready.set_result(None)
+            return
+        # Streaming: queue the chunk for the consumer, with back-pressure.
+        if body:
+            self.chunks.append(body)
+        if not more:
+            self.chunks.append(None)
+            self._complete()
+        self._wake_consumer()
+        if more and len(self.chunks) >= _STREAM_HIGH_WATER:
+            self.space_waiter = self.loop.create_future()
+            await self.space_waiter
+
+    def _complete(self) -> None:
+        self.state = _COMPLETE
+        if self.done_waiter is not None and not self.done_waiter.done():
+            self.done_waiter.set_result(None)
+
+    def _on_task_done(self, _task: asyncio.Task[None]) -> None:
+        ready = self.ready
+        if ready is not None and not ready.done():
+            ready.set_result(None)
+        self._wake_consumer()
+
+    def _wake_consumer(self) -> None:
+        waiter = self.chunk_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- driving the loop ---------------------------------------------------------------
+
+    def run(self, app: ASGIApp, scope: Scope) -> None:
+        """Run the app until its response is complete, it starts streaming, or it ends."""
+        loop = self.loop
+        # The loop runs until this future is set: by send() when the response is complete or
+        # starts streaming, or by the task ending. Stopping on a future (not loop.stop()) leaves
+        # no stale callback behind to stop a later run early.
+        self.ready = ready = loop.create_future()
+        task: asyncio.Task[None] = loop.create_task(app(scope, self.receive, self.send))  # type: ignore[arg-type]
+        self.task = task
+        task.add_done_callback(self._on_task_done)
+        loop.run_until_complete(ready)
+        if task.done():
+            if task.cancelled():
+                self._raise_app_error(asyncio.CancelledError("the app's task was cancelled"))
+                return
+            exc = task.exception()
+            if exc is not None:
+                self._raise_app_error(exc)
+                return
+        if self.state == _NOT_STARTED:
+            raise ASGIProtocolError(
+                "the app returned without sending 'http.response.start': every HTTP request "
+                "needs a response"
+            )
+        if self.state == _STARTED:
+            raise ASGIProtocolError(
+                "the app returned without a final 'http.response.body' (more_body=False)"
+            )
+
+    def _raise_app_error(self, exc: BaseException) -> None:
+        if self.state == _NOT_STARTED:
+            raise exc
+        if self.state == _COMPLETE:
+            # The response was already complete; the failure is in post-response work.
+            logger.error("ASGI app raised after its response was complete", exc_info=exc)
+            return
+        raise ResponseFailedError(
+            f"the app raised {type(exc).__name__} after 'http.response.start' "
+            f"(status {self.status}): the response is incomplete"
+        ) from exc
+
+    def next_chunk(self) -> bytes | None:
+        """Next streamed chunk, or None at the end of the body (sync; drives the loop)."""
+        while True:
+            if self.chunks:
+                chunk = self.chunks.popleft()
+                space = self.space_waiter
+                if space is not None and not space.done():
+                    space.set_result(None)
+                return chunk
+            task = self.task
+            assert task is not None
+            if task.done():
+                self._close_runner()
+                if task.cancelled():
+                    raise ResponseFailedError("the streamed response was cancelled")
+                exc = task.exception()
+                if exc is not None:
+                    raise ResponseFailedError(
+                        f"the app raised {type(exc).__name__} while streaming its response"
+                    ) from exc
+                raise ASGIProtocolError(
+                    "the app returned while streaming, without a final 'http.response.body' "
+                    "(more_body=False)"
+                )
+            waiter = self.loop.create_future()
+            self.chunk_waiter = waiter
+            self.loop.run_until_complete(waiter)
+
+    def finish(self) -> None:
+        """Run the app task to its end (post-response work); log what it raises."""
+        task = self.task
+        if task is not None and not task.done():
+            try:
+                self.loop.run_until_complete(task)
+            except BaseException as exc:
+                if not isinstance(exc, Exception | asyncio.CancelledError):
+                    raise
+                logger.error("ASGI app raised after its response was complete", exc_info=exc)
+        self._close_runner()
+
+    def cancel(self) -> None:
+        """Cancel an app that is still running (used when a stream is abandoned)."""
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                self.loop.run_until_complete(task)
+            except BaseException as exc:
+                if not isinstance(exc, Exception | asyncio.CancelledError):
+                    raise
+        self._close_runner()
+
+    def _close_runner(self) -> None:
+        on_close, self.on_close = self.on_close, None
+        if on_close is not None:
+            on_close()
+
+
+def call_asgi_sync(
+    app: ASGIApp,
+    scope: dict[str, Any],
+    body: bytes,
+    *,
+    runner: asyncio.Runner | None = None,
+) -> SyncResponse:
+    """Run one HTTP exchange of ``app`` synchronously and return its response.
+
+    ``runner`` is a reusable :class:`asyncio.Runner` owned by the calling thread; warm
+    invocations reuse its loop. With ``None`` a temporary runner is made (slow; it is closed
+    once the response, streamed or not, is finished).
+
+    Raises :class:`NeedsAsyncError` for a WebSocket scope (before the app is called), the
+    app's own exception if it raised before ``http.response.start``,
+    :class:`ResponseFailedError` if it raised after, and :class:`ASGIProtocolError` if it broke
+    the ASGI protocol.
+    """
+    scope_type = scope.get("type")
+    if scope_type == "websocket":
+        raise NeedsAsyncError(
+            "WebSocket scopes cannot be served by a synchronous Lambda invocation"
+        )
+    if scope_type != "http":
+        raise ValueError(f"call_asgi_sync serves 'http' scopes, got type {scope_type!r}")
+    own_runner = runner is None
+    if runner is None:
+        runner = asyncio.Runner()
+    exchange = _Exchange(runner.get_loop(), body)
+    if own_runner:
+        exchange.on_close = runner.close
+    try:
+        exchange.run(app, scope)
+    except BaseException:
+        if own_runner:
+            exchange.cancel()
+        raise
+    if exchange.state == _STREAMING:
+        return SyncResponse(
+            exchange.status,
+            exchange.headers,
+            exchange.body[0],
+            needs_async=True,
+            stream=ResponseStream(exchange),
+            _exchange=exchange,
+        )
+    chunks = exchange.body
+    response = SyncResponse(
+        exchange.status,
+        exchange.headers,
+        chunks[0] if len(chunks) == 1 else b"".join(chunks),
+        _exchange=exchange,
+    )
+    if own_runner:
+        response.finish()
+    return response
