@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import UnsupportedEventError
-from . import function_url, http_api_v2
+from . import alb, function_url, http_api_v2, lambda_edge, lattice, rest_v1
 from .base import EventSource
 
 __all__ = ["SOURCES", "EventSource", "describe_event", "detect_source"]
@@ -18,6 +18,11 @@ __all__ = ["SOURCES", "EventSource", "describe_event", "detect_source"]
 SOURCES: tuple[EventSource, ...] = (
     http_api_v2.SOURCE,
     function_url.SOURCE,
+    rest_v1.SOURCE,
+    alb.SOURCE,
+    lambda_edge.SOURCE,
+    lattice.SOURCE_V2,
+    lattice.SOURCE_V1,
 )
 
 
@@ -60,7 +65,16 @@ def _guess_kind(event: Mapping[str, Any]) -> str:
         first = records[0]
         origin = first.get("eventSource") or first.get("EventSource")
         if "cf" in first:
-            return "a CloudFront (Lambda@Edge) event of an unsupported kind"
+            cf = first["cf"] if isinstance(first["cf"], Mapping) else {}
+            config = cf.get("config")
+            event_type = config.get("eventType") if isinstance(config, Mapping) else None
+            return (
+                f"a Lambda@Edge {event_type or 'response'} event: response "
+                "triggers carry CloudFront's response, not a request for the app (use a "
+                "viewer-request or origin-request trigger)"
+                if "response" in cf or "request" not in cf
+                else "a CloudFront (Lambda@Edge) event of an unsupported kind"
+            )
         return f"a batch of {origin or 'unknown'} records (not an HTTP request)"
     if "detail-type" in event and "source" in event:
         return f"an EventBridge event (source {event.get('source')!r}), not an HTTP request"

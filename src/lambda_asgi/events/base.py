@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from ..config import AdapterConfig
 from ..errors import InvalidEventError
@@ -20,16 +22,31 @@ from ..errors import InvalidEventError
 __all__ = [
     "ASGI_VERSION",
     "LAMBDA_PAYLOAD_LIMIT",
+    "MAX_SINGLE_VALUE_COOKIES",
     "EventSource",
     "ResponseHeaders",
+    "body_bytes",
     "decode_body",
     "encode_body",
+    "encode_query",
+    "forwarded_client",
     "get_map",
     "header_pairs",
+    "make_scope",
+    "merged_items",
+    "multi_header_pairs",
     "quote_path",
+    "reason_phrase",
+    "require_str",
+    "requote",
     "server_from_host",
+    "single_value_headers",
+    "split_encoded_path",
     "split_root_path",
+    "value_list",
 ]
+
+logger = logging.getLogger("lambda_asgi")
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
 
@@ -146,21 +163,25 @@ def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, by
     ]
 
 
-def decode_body(event: Mapping[str, Any]) -> bytes:
-    """The request body bytes: ``body`` (null, absent or a string), base64 when flagged."""
-    body = event.get("body")
+def decode_body(event: Mapping[str, Any], flag: str = "isBase64Encoded") -> bytes:
+    """The request body bytes: ``body`` (null, absent or a string), base64 when ``flag`` is set."""
+    return body_bytes(event.get("body"), bool(event.get(flag)), "body")
+
+
+def body_bytes(body: object, is_base64: bool, field: str) -> bytes:
+    """Body bytes from an event's body text (``field`` names it in errors), base64 or UTF-8."""
     if not body:
         return b""
     if not isinstance(body, str):
         raise InvalidEventError(
-            f"event field 'body' must be a string or null, got {type(body).__name__}"
+            f"event field {field!r} must be a string or null, got {type(body).__name__}"
         )
-    if event.get("isBase64Encoded"):
+    if is_base64:
         try:
             return base64.b64decode(body)
         except (binascii.Error, ValueError):
             raise InvalidEventError(
-                "event field 'body' is flagged isBase64Encoded but is not valid base64"
+                f"event field {field!r} is flagged as base64 but is not valid base64"
             ) from None
     return body.encode("utf-8", "surrogateescape")
 
@@ -215,3 +236,203 @@ def server_from_host(host: str | None, port_header: str | None, scheme: str) -> 
     if port_header and port_header.isdigit():
         return (host, int(port_header))
     return (host, default_port)
+
+
+# What stays as it is when text that should already be percent-encoded is made safe: existing
+# escapes ("%") and every reserved character; spaces, quotes and non-ASCII get encoded.
+_ENCODED_SAFE = "!#$%&'()*+,/:;=?@[]~"
+
+
+def requote(text: str) -> str:
+    """Percent-encode what cannot appear raw in a URL, keeping existing escapes as they are.
+
+    For paths and query strings that arrive already encoded (REST, ALB, Lattice, CloudFront):
+    idempotent on well-formed input, and safe for a stray space or non-ASCII character.
+    """
+    return quote(text, safe=_ENCODED_SAFE)
+
+
+def split_encoded_path(raw: str) -> tuple[str, bytes]:
+    """``(path, raw_path)`` for a path that arrives percent-encoded: decode it, keep the bytes.
+
+    ``%2F`` stays in ``raw_path`` and becomes ``/`` in ``path`` (ASGI). A missing leading slash
+    (some test consoles send ``api/x``) is added.
+    """
+    if not raw.startswith("/"):
+        raw = "/" + raw
+    return unquote(raw), requote(raw).encode("ascii")
+
+
+def encode_query(pairs: Iterable[tuple[str, str]]) -> bytes:
+    """A query string from DECODED ``(key, value)`` pairs: everything but unreserved encoded.
+
+    ``+`` becomes ``%2B`` and a space ``%20``, so no parser can confuse them.
+    """
+    return "&".join(
+        f"{quote(key, safe='')}={quote(value, safe='')}" for key, value in pairs
+    ).encode("ascii")
+
+
+def require_str(value: object, field: str) -> str:
+    """``value`` when it is a non-empty string, else :class:`InvalidEventError` naming ``field``."""
+    if not isinstance(value, str) or not value:
+        raise InvalidEventError(f"event field {field!r} is missing or not a non-empty string")
+    return value
+
+
+def value_list(value: object, where: str) -> list[str]:
+    """A header or query value that may be one string or a list of strings, as a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return value
+    raise InvalidEventError(f"{where} must be a string or a list of strings, got {value!r}")
+
+
+def merged_items(
+    event: Mapping[str, Any], multi_key: str, single_key: str, *, fold_case: bool
+) -> list[tuple[str, str]]:
+    """``(name, value)`` pairs from ``event[multi_key]`` (name -> list), plus the entries of
+    ``event[single_key]`` (name -> value) whose name the multi-value map lacks.
+
+    The multi-value map keeps repeats that the single-value map drops; hand-made events often
+    fill only one of the two (or both, differently), so nothing present in either is lost.
+    ``fold_case`` compares names case-insensitively (headers) rather than exactly (queries).
+    """
+    items: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, values in get_map(event, multi_key).items():
+        key = str(name)
+        seen.add(key.lower() if fold_case else key)
+        items.extend((key, value) for value in value_list(values, f"{multi_key}[{key!r}]"))
+    for name, value in get_map(event, single_key).items():
+        key = str(name)
+        if (key.lower() if fold_case else key) not in seen:
+            items.extend((key, item) for item in value_list(value, f"{single_key}[{key!r}]"))
+    return items
+
+
+def multi_header_pairs(items: Iterable[tuple[str, str]], where: str) -> list[tuple[bytes, bytes]]:
+    """ASGI header pairs (names lower-cased) from ``(name, value)`` items that may repeat a name.
+
+    Repeated headers stay separate pairs, except ``Cookie``: several become one header joined
+    with ``"; "`` (RFC 6265), since frameworks read only the first ``cookie`` header.
+    """
+    headers: list[tuple[bytes, bytes]] = []
+    cookies: list[str] = []
+    for name, value in items:
+        lower = name.lower()
+        if lower == "cookie":
+            if value:
+                cookies.append(value)
+            continue
+        headers.append((lower.encode("latin-1", "replace"), encode_header_value(value, where)))
+    if cookies:
+        headers.append((b"cookie", encode_header_value("; ".join(cookies), where)))
+    return headers
+
+
+def forwarded_client(headers: Mapping[bytes, bytes]) -> tuple[str, int] | None:
+    """``scope["client"]`` from the LAST ``X-Forwarded-For`` entry: the one the load balancer
+    appended itself. Earlier entries come from the caller and can be forged."""
+    forwarded = headers.get(b"x-forwarded-for")
+    if not forwarded:
+        return None
+    last = forwarded.decode("latin-1").rsplit(",", 1)[-1].strip()
+    return (last, 0) if last else None
+
+
+def make_scope(
+    event: Mapping[str, Any],
+    context: Any,
+    *,
+    method: str,
+    path: str,
+    raw_path: bytes,
+    root_path: str,
+    query_string: bytes,
+    headers: list[tuple[bytes, bytes]],
+    client: tuple[str, int] | None,
+    default_scheme: str = "https",
+    default_host: object = None,
+    http_version: str = "1.1",
+) -> dict[str, Any]:
+    """The ASGI HTTP scope, with ``scheme`` and ``server`` read from the forwarding headers.
+
+    ``path`` is the full decoded path including ``root_path`` (ASGI spec).
+    """
+    header_map = dict(headers)
+    proto = header_map.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
+    scheme = proto if proto in ("http", "https") else default_scheme
+    host = header_map.get(b"host")
+    server = server_from_host(
+        host.decode("latin-1")
+        if host
+        else (default_host if isinstance(default_host, str) else None),
+        header_map.get(b"x-forwarded-port", b"").decode("latin-1"),
+        scheme,
+    )
+    return {
+        "type": "http",
+        "asgi": ASGI_VERSION,
+        "http_version": http_version,
+        "method": method.upper(),
+        "scheme": scheme,
+        "path": path,
+        "raw_path": raw_path,
+        "root_path": root_path,
+        "query_string": query_string,
+        "headers": headers,
+        "client": client,
+        "server": server,
+        "aws.event": event,
+        "aws.context": context,
+    }
+
+
+def reason_phrase(status: int) -> str:
+    """The standard reason phrase of ``status`` (``"OK"``), or ``""`` for an unknown code."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+# Every spelling of "set-cookie" that differs only in letter case: 2 ** 9 of them.
+_COOKIE_LETTERS = [i for i, char in enumerate("set-cookie") if char.isalpha()]
+#: How many Set-Cookie headers a single-value-header response can carry (one per spelling).
+MAX_SINGLE_VALUE_COOKIES = 2 ** len(_COOKIE_LETTERS)
+
+
+def _set_cookie_name(index: int) -> str:
+    chars = list("set-cookie")
+    for bit, position in enumerate(_COOKIE_LETTERS):
+        if index >> bit & 1:
+            chars[position] = chars[position].upper()
+    return "".join(chars)
+
+
+def single_value_headers(headers: ResponseHeaders) -> dict[str, str]:
+    """Response headers for a source whose response takes ONE value per name (ALB without
+    multi-value headers, VPC Lattice).
+
+    Repeated headers are joined with ``", "`` (RFC 9110 list syntax), except ``Set-Cookie``,
+    which cannot be joined: each cookie gets its own spelling of the name differing in letter
+    case (``set-cookie``, ``Set-cookie``, ``sEt-cookie``, ...). The map keys are distinct, the
+    names are equal case-insensitively, so clients receive every cookie. Up to
+    :data:`MAX_SINGLE_VALUE_COOKIES` cookies; more are dropped with an error logged.
+    """
+    result = headers.joined(exclude="set-cookie")
+    cookies = headers.groups.get("set-cookie", ())
+    if len(cookies) > MAX_SINGLE_VALUE_COOKIES:
+        logger.error(
+            "the response sets %d cookies; a single-value-header response carries at most %d "
+            "(enable multi-value headers on the ALB target group to send more)",
+            len(cookies),
+            MAX_SINGLE_VALUE_COOKIES,
+        )
+    for index, cookie in enumerate(cookies[:MAX_SINGLE_VALUE_COOKIES]):
+        result[_set_cookie_name(index)] = cookie
+    return result

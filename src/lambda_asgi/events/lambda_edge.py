@@ -1,0 +1,209 @@
+"""Lambda@Edge viewer-request and origin-request events (CloudFront ``Records[0].cf``).
+
+The app's response becomes a response GENERATED at the edge: CloudFront answers the viewer
+with it and never contacts the origin. Response triggers (origin-response, viewer-response)
+carry CloudFront's response rather than a request to serve and are not supported.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..config import AdapterConfig
+from ..errors import InvalidEventError
+from ..streaming import payload_too_large
+from .base import (
+    EventSource,
+    ResponseHeaders,
+    body_bytes,
+    encode_body,
+    get_map,
+    make_scope,
+    multi_header_pairs,
+    reason_phrase,
+    require_str,
+    requote,
+    split_encoded_path,
+    split_root_path,
+)
+
+__all__ = [
+    "DROPPED_RESPONSE_HEADERS",
+    "ORIGIN_RESPONSE_LIMIT",
+    "SOURCE",
+    "VIEWER_RESPONSE_LIMIT",
+    "LambdaEdgeSource",
+    "edge_request",
+]
+
+#: Largest generated response (headers and body) of an origin-request trigger.
+ORIGIN_RESPONSE_LIMIT = 1024 * 1024
+#: Largest generated response (headers and body) of a viewer-request trigger.
+VIEWER_RESPONSE_LIMIT = 40 * 1024
+
+#: Response headers CloudFront refuses in a generated response (it answers 502 instead):
+#: its disallowed headers and the read-only ones it computes itself. They are left out.
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "expect",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "via",
+        "x-accel-buffering",
+        "x-accel-charset",
+        "x-accel-limit-rate",
+        "x-accel-redirect",
+        "x-cache",
+        "x-forwarded-proto",
+        "x-real-ip",
+    }
+)
+_DROPPED_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
+
+logger = logging.getLogger("lambda_asgi")
+
+
+def edge_request(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``Records[0].cf`` of a request trigger, or ``None`` (cheap; never raises)."""
+    records = event.get("Records")
+    if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
+        return None
+    cf = records[0].get("cf")
+    if (
+        not isinstance(cf, Mapping)
+        or "response" in cf
+        or not isinstance(cf.get("request"), Mapping)
+    ):
+        return None
+    return cf
+
+
+def _event_type(event: Mapping[str, Any]) -> str:
+    cf = edge_request(event) or {}
+    event_type = get_map(cf, "config").get("eventType")
+    return event_type if isinstance(event_type, str) else ""
+
+
+class LambdaEdgeSource(EventSource):
+    """Lambda@Edge: CloudFront's request in, a generated CloudFront response out."""
+
+    name = "lambda-at-edge"
+    title = "Lambda@Edge (viewer-request / origin-request)"
+    response_limit = ORIGIN_RESPONSE_LIMIT
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        return edge_request(event) is not None
+
+    def to_scope(
+        self, event: Mapping[str, Any], context: Any, config: AdapterConfig
+    ) -> tuple[dict[str, Any], bytes]:
+        cf = edge_request(event)
+        if cf is None:
+            raise InvalidEventError("event field 'Records[0].cf.request' is missing")
+        request = get_map(cf, "request")
+        method = require_str(request.get("method"), "Records[0].cf.request.method")
+        uri = require_str(request.get("uri") or "/", "Records[0].cf.request.uri")
+        path, raw_path = split_encoded_path(uri)
+        headers = multi_header_pairs(_header_items(request), "Records[0].cf.request.headers")
+        header_map = dict(headers)
+        query = request.get("querystring") or ""
+        client_ip = request.get("clientIp")
+        scope = make_scope(
+            event,
+            context,
+            method=method,
+            path=path,
+            raw_path=raw_path,
+            root_path=split_root_path(path, (config.base_path,)),
+            query_string=requote(query).encode("ascii") if isinstance(query, str) else b"",
+            headers=headers,
+            client=(client_ip, 0) if isinstance(client_ip, str) and client_ip else None,
+            default_host=get_map(cf, "config").get("distributionDomainName"),
+        )
+        # CloudFront tells the protocol only in CloudFront-Forwarded-Proto (when configured).
+        proto = header_map.get(b"cloudfront-forwarded-proto", b"").decode("latin-1").lower()
+        if proto in ("http", "https"):
+            scope["scheme"] = proto
+        return scope, _request_body(request)
+
+    def to_response(
+        self,
+        status: int,
+        headers: ResponseHeaders,
+        body: bytes,
+        event: Mapping[str, Any],
+        config: AdapterConfig,
+    ) -> dict[str, Any]:
+        text, is_base64 = encode_body(body, headers, config)
+        response: dict[str, Any] = {
+            "status": str(status),
+            "statusDescription": reason_phrase(status),
+            "headers": {
+                name: [{"key": name, "value": value} for value in values]
+                for name, values in headers.groups.items()
+                if name not in DROPPED_RESPONSE_HEADERS and not name.startswith(_DROPPED_PREFIXES)
+            },
+            "body": text,
+            "bodyEncoding": "base64" if is_base64 else "text",
+        }
+        event_type = _event_type(event)
+        limit = VIEWER_RESPONSE_LIMIT if event_type.startswith("viewer") else ORIGIN_RESPONSE_LIMIT
+        if payload_too_large(response, limit):
+            size = "40 KB" if limit == VIEWER_RESPONSE_LIMIT else "1 MB"
+            message = (
+                f"The response is over {size}, the limit of a response generated by a "
+                f"Lambda@Edge {event_type or 'request'} trigger. Serve large bodies from the "
+                "origin (an origin-request trigger allows 1 MB, a viewer-request one 40 KB)."
+            )
+            logger.error("%s", message)
+            return self.to_response(
+                502,
+                ResponseHeaders.json(),
+                json.dumps({"message": message}).encode(),
+                event,
+                config,
+            )
+        return response
+
+
+def _header_items(request: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """``(name, value)`` for every value of every header (``{name: [{key, value}, ...]}``)."""
+    items: list[tuple[str, Any]] = []
+    for name, entries in get_map(request, "headers").items():
+        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+            raise InvalidEventError(
+                f"event field 'Records[0].cf.request.headers[{name!r}]' must be a list of "
+                '{"key": ..., "value": ...} objects'
+            )
+        items.extend((str(name), entry.get("value")) for entry in entries)
+    return items
+
+
+def _request_body(request: Mapping[str, Any]) -> bytes:
+    body = request.get("body")
+    if body is None:
+        return b""
+    if not isinstance(body, Mapping):
+        raise InvalidEventError("event field 'Records[0].cf.request.body' must be an object")
+    if body.get("inputTruncated"):
+        raise InvalidEventError(
+            "CloudFront truncated the request body (Records[0].cf.request.body.inputTruncated "
+            "is true): Lambda@Edge exposes at most 40 KB (viewer request) or 1 MB (origin "
+            "request). Send large bodies to the origin instead."
+        )
+    return body_bytes(
+        body.get("data"), body.get("encoding") == "base64", "Records[0].cf.request.body.data"
+    )
+
+
+SOURCE = LambdaEdgeSource()

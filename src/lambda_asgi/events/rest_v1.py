@@ -1,0 +1,160 @@
+"""API Gateway REST API (proxy integration) events, and HTTP API events of payload format 1.0.
+
+Both share one shape: ``httpMethod``, ``path`` (percent-ENCODED, as the client sent it), the
+single-value maps ``headers`` / ``queryStringParameters`` (which keep only the last of repeated
+names) and their ``multiValue*`` twins (which keep every value; query values arrive DECODED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from ..config import AdapterConfig
+from .base import (
+    EventSource,
+    ResponseHeaders,
+    decode_body,
+    encode_body,
+    encode_query,
+    get_map,
+    make_scope,
+    merged_items,
+    multi_header_pairs,
+    quote_path,
+    require_str,
+    split_encoded_path,
+    split_root_path,
+)
+from .http_api_v2 import _http_version
+
+__all__ = ["SOURCE", "RestApiSource", "public_prefix"]
+
+
+class RestApiSource(EventSource):
+    """REST API v1 and HTTP API payload 1.0: ``httpMethod`` + ``path`` at the top level."""
+
+    name = "apigw-rest-v1"
+    title = "API Gateway REST API / HTTP API (payload format 1.0)"
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        if "httpMethod" not in event or "path" not in event:
+            return False
+        context = event.get("requestContext")
+        # No requestContext: minimal events from test consoles and docs. ALB events carry
+        # requestContext.elb; WebSocket events (some also have httpMethod) carry eventType.
+        return context is None or (
+            isinstance(context, Mapping) and "elb" not in context and "eventType" not in context
+        )
+
+    def to_scope(
+        self, event: Mapping[str, Any], context: Any, config: AdapterConfig
+    ) -> tuple[dict[str, Any], bytes]:
+        method = require_str(event.get("httpMethod"), "httpMethod")
+        raw = event.get("path") or "/"
+        path, raw_path = split_encoded_path(require_str(raw, "path"))
+        request_context = get_map(event, "requestContext")
+        headers = multi_header_pairs(
+            merged_items(event, "multiValueHeaders", "headers", fold_case=True), "headers"
+        )
+        header_map = dict(headers)
+        domain = request_context.get("domainName")
+        host = header_map.get(b"host", b"").decode("latin-1")
+        prefix = public_prefix(
+            path,
+            request_context,
+            domain if isinstance(domain, str) and domain else host,
+            is_http_api=event.get("version") == "1.0",
+        )
+        stage = request_context.get("stage")
+        # HTTP API keeps a named stage IN the path (like payload 2.0); REST strips it.
+        stage_in_path = (
+            f"/{stage}"
+            if event.get("version") == "1.0" and isinstance(stage, str) and stage != "$default"
+            else ""
+        )
+        full_path = prefix + path
+        query = encode_query(
+            merged_items(
+                event, "multiValueQueryStringParameters", "queryStringParameters", fold_case=False
+            )
+        )
+        identity = get_map(request_context, "identity")
+        source_ip = identity.get("sourceIp")
+        scope = make_scope(
+            event,
+            context,
+            method=method,
+            path=full_path,
+            raw_path=quote_path(prefix) + raw_path if prefix else raw_path,
+            root_path=split_root_path(full_path, (prefix, stage_in_path, config.base_path)),
+            query_string=query,
+            headers=headers,
+            client=(source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
+            default_host=domain,
+            http_version=_http_version(request_context.get("protocol")),
+        )
+        return scope, decode_body(event)
+
+    def to_response(
+        self,
+        status: int,
+        headers: ResponseHeaders,
+        body: bytes,
+        event: Mapping[str, Any],
+        config: AdapterConfig,
+    ) -> dict[str, Any]:
+        text, is_base64 = encode_body(body, headers, config)
+        groups = headers.groups
+        response: dict[str, Any] = {
+            "statusCode": status,
+            "headers": {name: values[0] for name, values in groups.items() if len(values) == 1},
+            "body": text,
+            "isBase64Encoded": is_base64,
+        }
+        # Repeated names (two Set-Cookie headers) need multiValueHeaders; API Gateway merges
+        # the two maps, so each name goes in exactly one of them.
+        repeated = {name: values for name, values in groups.items() if len(values) > 1}
+        if repeated:
+            response["multiValueHeaders"] = repeated
+        return response
+
+
+def _is_execute_api(domain: str) -> bool:
+    return ".execute-api." in domain
+
+
+def public_prefix(
+    path: str, request_context: Mapping[str, Any], domain: str, *, is_http_api: bool
+) -> str:
+    """What the client's URL path has before the event's ``path`` (decoded, ``""`` if none).
+
+    REST API strips the stage (``/prod`` on ``*.execute-api.*`` hosts) or a custom domain's
+    base path mapping (``/api/v1``) from ``path`` but keeps it in ``requestContext.path``, so
+    the prefix is whatever ``requestContext.path`` has in front of ``path``. Without a usable
+    ``requestContext.path`` (absent in hand-made events, or not ending in ``path``) a REST
+    event on an execute-api host gets ``/{stage}``. HTTP API never strips anything.
+    """
+    context_path = request_context.get("path")
+    if isinstance(context_path, str) and context_path:
+        # Compare decoded (HTTP API 1.0 sends requestContext.path decoded, path encoded) and
+        # without trailing slashes (REST adds one to requestContext.path for some routes).
+        full = unquote(context_path).rstrip("/")
+        tail = path.rstrip("/")
+        if full.endswith(tail):
+            prefix = full[: len(full) - len(tail)].rstrip("/")
+            if not prefix or prefix.startswith("/"):
+                return prefix
+    stage = request_context.get("stage")
+    if (
+        not is_http_api
+        and isinstance(stage, str)
+        and stage not in ("", "$default")
+        and _is_execute_api(domain)
+    ):
+        return f"/{stage}"
+    return ""
+
+
+SOURCE = RestApiSource()
