@@ -1,0 +1,1 @@
+"""Local development tools (not imported by a deployed function): the Runtime API emulator."""

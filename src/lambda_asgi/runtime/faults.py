@@ -1,0 +1,88 @@
+"""Error reports to the Runtime API: the JSON body, the error type and the streaming trailers.
+
+Error types are ``Category.Reason``: ``Runtime.*`` for faults of the runtime or of the
+function's configuration (the names AWS's own Python runtime uses), ``Function.<Exception>``
+for an exception raised by the function's code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import traceback
+from typing import Any
+
+from ..errors import ConfigurationError, LifespanError
+
+__all__ = [
+    "RuntimeFault",
+    "error_body",
+    "error_type",
+    "stream_error_trailers",
+]
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
+
+
+class RuntimeFault(Exception):
+    """A failure of the runtime or of the function's configuration, with its error type.
+
+    ``error_type`` is a ``Runtime.*`` name such as ``Runtime.ImportModuleError``.
+    """
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def error_type(exc: BaseException) -> str:
+    """The ``Lambda-Runtime-Function-Error-Type`` of ``exc``."""
+    if isinstance(exc, RuntimeFault):
+        return exc.error_type
+    if isinstance(exc, SyntaxError):
+        return "Runtime.UserCodeSyntaxError"
+    if isinstance(exc, ConfigurationError):
+        if isinstance(exc.__cause__, ImportError):
+            return "Runtime.ImportModuleError"
+        return "Runtime.ConfigurationError"
+    if isinstance(exc, LifespanError):
+        return "Runtime.LifespanStartupError"
+    return "Function." + _UNSAFE.sub("", type(exc).__name__)
+
+
+def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
+    """The JSON body of an ``/error`` or ``/init/error`` report, shaped like AWS's runtime's."""
+    reported = exc.__cause__ if isinstance(exc, RuntimeFault) and exc.__cause__ else exc
+    body: dict[str, Any] = {
+        "errorMessage": str(exc),
+        "errorType": type(reported).__name__,
+        "stackTrace": _stack(reported),
+    }
+    if request_id is not None:
+        body["requestId"] = request_id
+    return body
+
+
+def stream_error_trailers(exc: BaseException, error_type_: str | None = None) -> dict[str, str]:
+    """The HTTP trailers that report an error after the first byte of a streamed response.
+
+    The body trailer is base64 of ``{"errorType", "errorMessage", "trace"}``. For a failed
+    response (:class:`~lambda_asgi.ResponseFailedError`) the app's exception is reported.
+    """
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    kind = error_type_ or error_type(cause)
+    payload = {
+        "errorType": type(cause).__name__,
+        "errorMessage": str(cause) or str(exc),
+        "trace": _stack(cause),
+    }
+    encoded = base64.b64encode(json.dumps(payload).encode()).decode("ascii")
+    return {
+        "Lambda-Runtime-Function-Error-Type": kind,
+        "Lambda-Runtime-Function-Error-Body": encoded,
+    }
+
+
+def _stack(exc: BaseException) -> list[str]:
+    return traceback.format_list(traceback.extract_tb(exc.__traceback__))

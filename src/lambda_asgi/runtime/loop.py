@@ -1,0 +1,336 @@
+"""The invocation loop: init, then ``/next`` -> handler -> ``/response`` for ever.
+
+Lifecycle, as AWS's runtimes do it:
+
+* init: load the handler once (an ASGI app's lifespan startup runs here); a failure goes to
+  ``/init/error`` and the process exits. An internal extension is registered so that Lambda
+  sends SIGTERM before it shuts the environment down.
+* SnapStart (``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``): before-snapshot hooks,
+  ``/restore/next``, after-restore hooks.
+* each invocation: the response is posted as soon as the app has sent its final body
+  message; post-response work (background tasks) runs after that and before the next
+  ``/next``, so the caller never waits for it.
+* SIGTERM: the lifespan shutdown runs and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from types import FrameType
+from typing import Any, Literal, get_args
+
+from ..adapter import LambdaAdapter
+from ..errors import ConfigurationError
+from .client import NextInvocation, RuntimeAPIError, RuntimeClient
+from .context import invocation_context
+from .faults import RuntimeFault, error_body, error_type
+from .handler import FunctionHandler, load_handler
+from .respond import post_proxy_as_stream, post_streamed
+from .snapstart import run_after_restore, run_before_snapshot
+
+__all__ = ["InvokeMode", "Runtime", "main"]
+
+logger = logging.getLogger("lambda_asgi")
+
+InvokeMode = Literal["buffered", "response_stream"]
+
+#: Name of the internal extension registered to receive SIGTERM.
+EXTENSION_NAME = "lambda-asgi"
+
+# Lambda gives the runtime about 500 ms after SIGTERM when an internal extension is
+# registered; a lifespan shutdown that takes longer is logged (it may be cut short).
+_SHUTDOWN_BUDGET_S = 0.5
+
+
+class _Shutdown(BaseException):
+    """Raised by the SIGTERM handler to leave a ``/next`` that is waiting for an event."""
+
+
+class Runtime:
+    """Serves invocations from the Runtime API with ``handler`` until SIGTERM."""
+
+    def __init__(
+        self,
+        client: RuntimeClient,
+        handler: LambdaAdapter | FunctionHandler,
+        *,
+        invoke_mode: InvokeMode = "buffered",
+    ) -> None:
+        self.client = client
+        self.handler = handler
+        self.streaming = invoke_mode == "response_stream"
+        self._waiting = False
+        self._stopping = False
+
+    # -- signals -------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        """Turn SIGTERM (and SIGINT, for local runs) into a graceful shutdown."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        if self._stopping and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, even mid-invocation
+        logger.info("Received %s: shutting down", signal.Signals(signum).name)
+        self._stopping = True
+        if self._waiting:
+            # Idle in /next (the only time Lambda sends SIGTERM): leave the blocking read.
+            # During an invocation the flag alone ends the loop once it is answered.
+            raise _Shutdown
+
+    # -- the loop ------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        """Serve invocations until a signal asks to stop; then shut the app down."""
+        try:
+            while not self._stopping:
+                self._waiting = True
+                try:
+                    if self._stopping:
+                        break
+                    invocation = self.client.next_invocation()
+                finally:
+                    self._waiting = False
+                self.handle(invocation)
+        except _Shutdown:
+            pass
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Run the ASGI lifespan shutdown, logging when it overruns Lambda's budget."""
+        if not isinstance(self.handler, LambdaAdapter):
+            return
+        started = time.monotonic()
+        self.handler.shutdown()
+        elapsed = time.monotonic() - started
+        if elapsed > _SHUTDOWN_BUDGET_S:
+            logger.warning(
+                "ASGI lifespan shutdown took %.0f ms; Lambda allows about %.0f ms after SIGTERM "
+                "and may have cut it short",
+                elapsed * 1000,
+                _SHUTDOWN_BUDGET_S * 1000,
+            )
+
+    def handle(self, invocation: NextInvocation) -> None:
+        """Serve one invocation and post its response (or error); never raises for app
+        failures. A Runtime API failure with status 500 ends the process (as AWS asks)."""
+        request_id = invocation.request_id
+        _set_request_id(request_id)
+        if invocation.trace_id:
+            os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
+        else:
+            os.environ.pop("_X_AMZN_TRACE_ID", None)
+        try:
+            context = invocation_context(invocation)
+            event = _unmarshal(invocation.body)
+            if isinstance(self.handler, LambdaAdapter):
+                self._serve_asgi(self.handler, request_id, event, context)
+            else:
+                self._serve_function(self.handler, request_id, event, context)
+        except (RuntimeAPIError, ConnectionError) as exc:
+            logger.error("Runtime API failure during invocation %s: %s", request_id, exc)
+            if isinstance(exc, RuntimeAPIError) and exc.status >= 500:
+                raise
+        except Exception as exc:
+            self._report(request_id, exc)
+
+    def _report(self, request_id: str, exc: Exception) -> None:
+        body = error_body(exc, request_id)
+        logger.error(
+            "Invocation %s failed: %s: %s", request_id, body["errorType"], exc, exc_info=exc
+        )
+        self.client.post_invocation_error(request_id, body, error_type(exc))
+
+    def _serve_asgi(
+        self, adapter: LambdaAdapter, request_id: str, event: Any, context: Any
+    ) -> None:
+        invocation = adapter.invoke(event, context, stream=self.streaming)
+        completed = True
+        if invocation.streamed is not None:
+            completed = post_streamed(self.client, request_id, adapter, invocation)
+        elif self.streaming:
+            assert invocation.result is not None
+            post_proxy_as_stream(self.client, request_id, invocation.result)
+        else:
+            self._post_buffered(request_id, invocation.result)
+        if completed:
+            # After the response left: the caller does not wait for background tasks.
+            invocation.finish()
+
+    def _serve_function(
+        self, handler: FunctionHandler, request_id: str, event: Any, context: Any
+    ) -> None:
+        result = handler(event, context)
+        if self.streaming and isinstance(result, dict) and "statusCode" in result:
+            post_proxy_as_stream(self.client, request_id, result)
+        else:
+            self._post_buffered(request_id, result)
+
+    def _post_buffered(self, request_id: str, result: Any) -> None:
+        try:
+            payload = json.dumps(result).encode()
+        except (TypeError, ValueError) as exc:
+            raise RuntimeFault(
+                "Runtime.MarshalError", f"Unable to marshal the handler's response: {exc}"
+            ) from exc
+        try:
+            self.client.post_response(request_id, payload)
+        except RuntimeAPIError as exc:
+            if exc.status != 413:
+                raise
+            logger.error(
+                "Invocation %s: the %d-byte response is over Lambda's 6 MB limit; stream "
+                "large bodies (LAMBDA_ASGI_INVOKE_MODE=response_stream)",
+                request_id,
+                len(payload),
+            )
+
+
+def _unmarshal(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else {}
+    except ValueError as exc:
+        raise RuntimeFault(
+            "Runtime.UnmarshalError", f"Unable to unmarshal the event JSON: {exc}"
+        ) from exc
+
+
+# -- process setup -------------------------------------------------------------------------
+
+
+class _RequestIdFilter(logging.Filter):
+    """Adds ``aws_request_id`` to log records, as the managed runtime's log format has."""
+
+    request_id = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = self.request_id
+        return True
+
+
+_request_filter = _RequestIdFilter()
+
+
+def _set_request_id(request_id: str) -> None:
+    _request_filter.request_id = request_id
+
+
+def setup_logging(environ: Mapping[str, str]) -> None:
+    """Log lines like the managed runtime's: level, time, request id, message; unbuffered."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+    root = logging.getLogger()
+    if root.handlers:
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    handler.addFilter(_request_filter)
+    root.addHandler(handler)
+    level = environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    root.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
+
+
+def _extend_sys_path(environ: Mapping[str, str]) -> None:
+    # What the managed runtime puts on the path: the function's code, then layers.
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidates = [
+        environ.get("LAMBDA_TASK_ROOT", ""),
+        "/opt/python",
+        f"/opt/python/lib/{version}/site-packages",
+    ]
+    for index, path in enumerate(p for p in candidates if p and os.path.isdir(p)):
+        if path not in sys.path:
+            sys.path.insert(index, path)
+
+
+def invoke_mode(value: str | None) -> InvokeMode:
+    """Validate ``LAMBDA_ASGI_INVOKE_MODE`` (``buffered`` by default)."""
+    mode = (value or "buffered").strip().lower()
+    choices = get_args(InvokeMode)
+    if mode not in choices:
+        raise ConfigurationError(
+            f"LAMBDA_ASGI_INVOKE_MODE must be one of {', '.join(choices)}; got {value!r}. Use "
+            "response_stream with a Function URL in RESPONSE_STREAM invoke mode (or a REST "
+            "API with responseTransferMode=STREAM), buffered otherwise."
+        )
+    return mode  # type: ignore[return-value]
+
+
+def main(
+    handler_spec: str | None = None,
+    *,
+    mode: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run the runtime: init, optional SnapStart restore, then serve until SIGTERM.
+
+    Returns the process exit code (0 after a graceful shutdown).
+    """
+    env = os.environ if environ is None else environ
+    setup_logging(env)
+    address = env.get("AWS_LAMBDA_RUNTIME_API")
+    if not address:
+        logger.error(
+            "AWS_LAMBDA_RUNTIME_API is not set: lambda-asgi runtime runs inside Lambda (or "
+            "against a local Runtime API such as lambda-asgi serve)"
+        )
+        return 2
+    client = RuntimeClient(address)
+    _extend_sys_path(env)
+    try:
+        selected_mode = invoke_mode(mode or env.get("LAMBDA_ASGI_INVOKE_MODE"))
+        handler = load_handler(handler_spec, env)
+    except Exception as exc:
+        kind = error_type(exc)
+        logger.error("Init failed: %s: %s", kind, exc, exc_info=exc)
+        client.post_init_error(error_body(exc), kind)
+        return 1
+    runtime = Runtime(client, handler, invoke_mode=selected_mode)
+    runtime.install_signal_handlers()
+    try:
+        client.register_extension(EXTENSION_NAME)
+    except (RuntimeAPIError, OSError) as exc:
+        logger.warning("Could not register the extension (no SIGTERM at shutdown): %s", exc)
+    if env.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        code = _snap_start(client)
+        if code:
+            return code
+    logger.info(
+        "lambda-asgi runtime ready (%s, invoke mode %s)",
+        type(handler).__name__ if isinstance(handler, LambdaAdapter) else handler.name,
+        selected_mode,
+    )
+    runtime.serve()
+    return 0
+
+
+def _snap_start(client: RuntimeClient) -> int:
+    try:
+        run_before_snapshot()
+    except Exception as exc:
+        logger.error("SnapStart before-snapshot hook failed: %s", exc, exc_info=exc)
+        client.post_init_error(error_body(exc), "Runtime.BeforeSnapshotError")
+        return 64
+    client.restore_next()
+    try:
+        run_after_restore()
+    except Exception as exc:
+        logger.error("SnapStart after-restore hook failed: %s", exc, exc_info=exc)
+        client.post_restore_error(error_body(exc), "Runtime.AfterRestoreError")
+        return 65
+    return 0

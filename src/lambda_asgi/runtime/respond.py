@@ -1,0 +1,96 @@
+"""Posting an ASGI response to the Runtime API as a Lambda response stream.
+
+The stream body is the HTTP integration framing: a JSON prelude (``statusCode``, ``headers``,
+``cookies``, and ``multiValueHeaders`` for sources that use it), exactly 8 NUL bytes, then
+the raw body bytes as the app sends them. The prelude is the source's own proxy response
+(``EventSource.to_response``) without its body, so header grouping, excluded headers and
+cookies follow the same rules as a buffered response.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..adapter import Invocation, LambdaAdapter
+from ..events.base import ResponseHeaders, decode_body
+from .client import HTTP_INTEGRATION_CONTENT_TYPE, RuntimeClient, StreamAbortedError
+from .faults import stream_error_trailers
+
+__all__ = ["DELIMITER", "http_prelude", "post_proxy_as_stream", "post_streamed"]
+
+logger = logging.getLogger("lambda_asgi")
+
+#: Separates the JSON prelude from the body in a streamed HTTP response.
+DELIMITER = b"\x00" * 8
+
+_BODY_KEYS = ("body", "isBase64Encoded")
+
+
+def http_prelude(proxy: Mapping[str, Any]) -> bytes:
+    """The prelude and delimiter for a source's proxy response (its body keys dropped)."""
+    prelude = {key: value for key, value in proxy.items() if key not in _BODY_KEYS}
+    prelude.setdefault("cookies", [])
+    return json.dumps(prelude, separators=(",", ":")).encode() + DELIMITER
+
+
+def post_proxy_as_stream(client: RuntimeClient, request_id: str, proxy: Mapping[str, Any]) -> None:
+    """Send a complete (buffered) proxy response with the streaming framing, in one chunk."""
+    writer = client.start_stream(request_id, HTTP_INTEGRATION_CONTENT_TYPE)
+    writer.write(http_prelude(proxy) + decode_body(proxy))
+    writer.finish()
+
+
+def post_streamed(
+    client: RuntimeClient,
+    request_id: str,
+    adapter: LambdaAdapter,
+    invocation: Invocation,
+) -> bool:
+    """Stream a response the app is still sending, chunk by chunk as it comes.
+
+    Memory stays bounded: each chunk is written to the socket before the app is let run on
+    to produce the next. An app failing after the first byte is reported through the error
+    trailers. Returns False when the response could not be completed (the app was stopped,
+    so there is no post-response work to run).
+    """
+    response = invocation.streamed
+    assert response is not None and response.stream is not None
+    stream = response.stream
+    headers = ResponseHeaders(response.headers, adapter.config.exclude_headers)
+    proxy = invocation.source.to_response(
+        response.status, headers, b"", invocation.event, adapter.config
+    )
+    try:
+        writer = client.start_stream(request_id, HTTP_INTEGRATION_CONTENT_TYPE)
+    except BaseException:
+        stream.close()
+        raise
+    try:
+        writer.write(http_prelude(proxy) + response.body)
+        for chunk in stream:
+            writer.write(chunk)
+    except StreamAbortedError as exc:
+        logger.error("Streamed response %s aborted: %s", request_id, exc)
+        stream.close()
+        return False
+    except Exception as exc:
+        timed_out = getattr(invocation, "timed_out", False)
+        logger.error(
+            "Streamed response %s failed after %d bytes: %s",
+            request_id,
+            writer.bytes_sent,
+            exc,
+            exc_info=exc.__cause__ or exc,
+        )
+        stream.close()
+        writer.finish(stream_error_trailers(exc, "Function.Timeout" if timed_out else None))
+        return False
+    except BaseException:
+        stream.close()
+        writer.abort()
+        raise
+    writer.finish()
+    return True
