@@ -20,19 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import sys
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "ASGIApp",
     "ASGIProtocolError",
+    "BridgeEventLoop",
     "NeedsAsyncError",
     "ResponseFailedError",
     "ResponseStream",
     "SyncResponse",
     "call_asgi_sync",
+    "new_runner",
 ]
 
 Scope = MutableMapping[str, Any]
@@ -44,13 +48,50 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 logger = logging.getLogger("lambda_asgi")
 
 # Header bytes that would let an app split a response or smuggle a second header.
-_FORBIDDEN_HEADER_BYTES = (b"\r", b"\n", b"\x00")
+_FORBIDDEN_HEADER_BYTES = re.compile(rb"[\r\n\x00]")
 
 # How many chunks the app may run ahead of the consumer of a stream before ``send`` waits:
 # keeps memory bounded whatever the size of the streamed body.
 _STREAM_HIGH_WATER = 4
 
 _NOT_STARTED, _STARTED, _STREAMING, _COMPLETE = range(4)
+
+# Python 3.12+ can start a task eagerly (its first step runs at once, in the caller's frame).
+_EAGER = sys.version_info >= (3, 12)
+
+
+class BridgeEventLoop(asyncio.SelectorEventLoop):
+    """The event loop of the bridge: a standard selector loop that can also start a task
+    eagerly while the loop is not running (Python 3.12+).
+
+    An app that answers without ever suspending (most requests of most apps) then completes
+    in the caller's frame, as a real :class:`asyncio.Task` with ``current_task()``, its own
+    contextvars copy and the running loop set exactly as when the loop runs, but without a
+    loop iteration (a selector syscall and several callbacks). An app that suspends is
+    scheduled as usual and the loop is run until its response is ready.
+    """
+
+    _starting_eagerly = False
+
+    def is_running(self) -> bool:
+        """True while the loop runs, and while a task is being started eagerly."""
+        return self._starting_eagerly or super().is_running()
+
+    def start_task_eagerly(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """A task for ``coro`` whose first step has already run (until it suspends or ends)."""
+        previous = asyncio.events._get_running_loop()
+        self._starting_eagerly = True
+        asyncio.events._set_running_loop(self)
+        try:
+            return asyncio.Task(coro, loop=self, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        finally:
+            asyncio.events._set_running_loop(previous)
+            self._starting_eagerly = False
+
+
+def new_runner() -> asyncio.Runner:
+    """An :class:`asyncio.Runner` whose loop is a :class:`BridgeEventLoop`."""
+    return asyncio.Runner(loop_factory=BridgeEventLoop)
 
 
 class NeedsAsyncError(Exception):
@@ -66,8 +107,8 @@ class ASGIProtocolError(RuntimeError):
 
 
 class ResponseFailedError(RuntimeError):
-    """The app raised after ``http.response.start``: the response must not be treated as a
-    success. The app's exception is the ``__cause__``."""
+    """The app raised after ``http.response.start`` (or its task was cancelled): the response
+    must not be treated as a success. The app's exception is the ``__cause__``."""
 
 
 class ResponseStream:
@@ -95,7 +136,10 @@ class ResponseStream:
     @property
     def content_type(self) -> bytes | None:
         """The ``content-type`` the app declared, if any (lower-cased)."""
-        return self._exchange.content_type
+        for name, value in self._exchange.headers:
+            if name.lower() == b"content-type":
+                return value.lower()
+        return None
 
     def close(self) -> None:
         """Stop the stream: cancel the app if it has not finished its response."""
@@ -141,7 +185,6 @@ class _Exchange:
         "body",
         "chunk_waiter",
         "chunks",
-        "content_type",
         "done_waiter",
         "headers",
         "loop",
@@ -153,6 +196,7 @@ class _Exchange:
         "state",
         "status",
         "task",
+        "violation",
     )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, request_body: bytes) -> None:
@@ -162,7 +206,6 @@ class _Exchange:
         self.state = _NOT_STARTED
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
-        self.content_type: bytes | None = None
         self.body: list[bytes] = []
         self.chunks: deque[bytes | None] = deque()
         self.task: asyncio.Task[None] | None = None
@@ -171,6 +214,9 @@ class _Exchange:
         self.space_waiter: asyncio.Future[None] | None = None
         self.on_close: Callable[[], None] | None = None
         self.ready: asyncio.Future[None] | None = None
+        # The first ASGI rule the app broke: kept so that an app which catches the error
+        # and carries on still gets a failed response, not a half-valid one.
+        self.violation: ASGIProtocolError | None = None
 
     # -- the ASGI callables -------------------------------------------------------------
 
@@ -190,7 +236,7 @@ class _Exchange:
         try:
             kind = message["type"]
         except (TypeError, KeyError):
-            raise ASGIProtocolError(
+            raise self._violated(
                 f"ASGI messages are dicts with a 'type' key; the app sent {message!r}"
             ) from None
         if kind == "http.response.start":
@@ -198,43 +244,37 @@ class _Exchange:
         elif kind == "http.response.body":
             await self._on_body(message)
         else:
-            raise ASGIProtocolError(
+            raise self._violated(
                 f"unsupported ASGI message type {kind!r}: an HTTP app sends "
                 "'http.response.start' then 'http.response.body'"
             )
 
+    def _violated(self, rule: str) -> ASGIProtocolError:
+        error = ASGIProtocolError(rule)
+        if self.violation is None:
+            self.violation = error
+        return error
+
     def _on_start(self, message: Message) -> None:
         if self.state != _NOT_STARTED:
-            raise ASGIProtocolError(
+            raise self._violated(
                 "the app sent 'http.response.start' twice: ASGI allows exactly one per response"
             )
         status = message.get("status")
         if type(status) is not int or not 100 <= status <= 599:
-            raise ASGIProtocolError(
+            raise self._violated(
                 f"'http.response.start' status must be an int from 100 to 599, got {status!r}"
             )
         headers = message.get("headers", ())
-        checked: list[tuple[bytes, bytes]] = []
         try:
-            for name, value in headers:
-                if type(name) is not bytes or type(value) is not bytes:
-                    raise ASGIProtocolError(
-                        "ASGI response headers are (bytes, bytes) pairs; the app sent "
-                        f"({name!r}, {value!r})"
-                    )
-                for bad in _FORBIDDEN_HEADER_BYTES:
-                    if bad in name or bad in value:
-                        raise ASGIProtocolError(
-                            "a response header holds CR, LF or NUL (response splitting): "
-                            f"{name!r}: {value!r}"
-                        )
-                if len(name) == 12 and name.lower() == b"content-type":
-                    self.content_type = value.lower()
-                checked.append((name, value))
+            # One pass builds the list and one scan checks every byte: much cheaper per
+            # request than checking each name and value in Python.
+            checked = [(name, value) for name, value in headers]
+            joined = b"\x01".join([name + b"\x01" + value for name, value in checked])
         except (TypeError, ValueError):
-            raise ASGIProtocolError(
-                f"ASGI response headers are an iterable of (bytes, bytes) pairs, got {headers!r}"
-            ) from None
+            raise ASGIProtocolError(_describe_bad_headers(headers)) from None
+        if _FORBIDDEN_HEADER_BYTES.search(joined) is not None:
+            raise ASGIProtocolError(_describe_bad_headers(checked))
         self.status = status
         self.headers = checked
         self.state = _STARTED
@@ -242,11 +282,9 @@ class _Exchange:
     async def _on_body(self, message: Message) -> None:
         state = self.state
         if state == _NOT_STARTED:
-            raise ASGIProtocolError(
-                "the app sent 'http.response.body' before 'http.response.start'"
-            )
+            raise self._violated("the app sent 'http.response.body' before 'http.response.start'")
         if state == _COMPLETE:
-            raise ASGIProtocolError(
+            raise self._violated(
                 "the app sent 'http.response.body' after the response was complete "
                 "(a message with more_body=False ends the response)"
             )
@@ -255,7 +293,7 @@ class _Exchange:
             if isinstance(body, bytearray | memoryview):
                 body = bytes(body)
             else:
-                raise ASGIProtocolError(
+                raise self._violated(
                     f"'http.response.body' body must be bytes, got {type(body).__name__}"
                 )
         more = bool(message.get("more_body", False))
@@ -303,14 +341,22 @@ class _Exchange:
     def run(self, app: ASGIApp, scope: Scope) -> None:
         """Run the app until its response is complete, it starts streaming, or it ends."""
         loop = self.loop
-        # The loop runs until this future is set: by send() when the response is complete or
-        # starts streaming, or by the task ending. Stopping on a future (not loop.stop()) leaves
-        # no stale callback behind to stop a later run early.
-        self.ready = ready = loop.create_future()
-        task: asyncio.Task[None] = loop.create_task(app(scope, self.receive, self.send))  # type: ignore[arg-type]
+        coro = app(scope, self.receive, self.send)
+        task: asyncio.Task[None]
+        if _EAGER and isinstance(loop, BridgeEventLoop):
+            task = loop.start_task_eagerly(coro)  # type: ignore[arg-type]
+        else:
+            task = loop.create_task(coro)  # type: ignore[arg-type]
         self.task = task
-        task.add_done_callback(self._on_task_done)
-        loop.run_until_complete(ready)
+        if not task.done() and self.state < _STREAMING:
+            # The loop runs until this future is set: by send() when the response is complete
+            # or starts streaming, or by the task ending. Stopping on a future (not
+            # loop.stop()) leaves no stale callback behind to stop a later run early.
+            self.ready = ready = loop.create_future()
+            task.add_done_callback(self._on_task_done)
+            loop.run_until_complete(ready)
+        elif self.state == _STREAMING and not task.done():
+            task.add_done_callback(self._on_task_done)
         if task.done():
             if task.cancelled():
                 self._raise_app_error(asyncio.CancelledError("the app's task was cancelled"))
@@ -319,6 +365,9 @@ class _Exchange:
             if exc is not None:
                 self._raise_app_error(exc)
                 return
+        violation = self.violation
+        if violation is not None:
+            raise ASGIProtocolError(f"{violation} (the app caught this error and went on)")
         if self.state == _NOT_STARTED:
             raise ASGIProtocolError(
                 "the app returned without sending 'http.response.start': every HTTP request "
@@ -331,14 +380,20 @@ class _Exchange:
 
     def _raise_app_error(self, exc: BaseException) -> None:
         if self.state == _NOT_STARTED:
+            if isinstance(exc, asyncio.CancelledError):
+                # CancelledError is a BaseException: escaping the handler, it would end the
+                # runtime's process instead of failing one request.
+                raise ResponseFailedError(
+                    "the app's task was cancelled before 'http.response.start'"
+                ) from exc
             raise exc
         if self.state == _COMPLETE:
             # The response was already complete; the failure is in post-response work.
             logger.error("ASGI app raised after its response was complete", exc_info=exc)
             return
         raise ResponseFailedError(
-            f"the app raised {type(exc).__name__} after 'http.response.start' "
-            f"(status {self.status}): the response is incomplete"
+            f"{_describe_failure(exc)} after 'http.response.start' (status {self.status}): "
+            "the response is incomplete"
         ) from exc
 
     def next_chunk(self) -> bytes | None:
@@ -359,7 +414,7 @@ class _Exchange:
                 exc = task.exception()
                 if exc is not None:
                     raise ResponseFailedError(
-                        f"the app raised {type(exc).__name__} while streaming its response"
+                        f"{_describe_failure(exc)} while streaming its response"
                     ) from exc
                 raise ASGIProtocolError(
                     "the app returned while streaming, without a final 'http.response.body' "
@@ -399,6 +454,38 @@ class _Exchange:
             on_close()
 
 
+def _describe_failure(exc: BaseException) -> str:
+    # A protocol error names the rule the app broke: say it, not just its type. Other
+    # exceptions are named by type only (their text is in the logged traceback).
+    if isinstance(exc, ASGIProtocolError):
+        return f"the app broke the ASGI protocol ({exc})"
+    return f"the app raised {type(exc).__name__}"
+
+
+def _describe_bad_headers(headers: object) -> str:
+    """The precise ASGI rule a list of response headers breaks."""
+    try:
+        pairs = list(headers)  # type: ignore[call-overload]
+    except TypeError:
+        return f"ASGI response headers are an iterable of (bytes, bytes) pairs, got {headers!r}"
+    for pair in pairs:
+        try:
+            name, value = pair
+        except (TypeError, ValueError):
+            return f"ASGI response headers are (name, value) pairs; the app sent {pair!r}"
+        if not isinstance(name, bytes | bytearray) or not isinstance(value, bytes | bytearray):
+            return (
+                "ASGI response headers are (bytes, bytes) pairs; the app sent "
+                f"({name!r}, {value!r})"
+            )
+        if _FORBIDDEN_HEADER_BYTES.search(name) or _FORBIDDEN_HEADER_BYTES.search(value):
+            return (
+                "a response header holds CR, LF or NUL, which would split the response: "
+                f"{bytes(name)!r}: {bytes(value)!r}"
+            )
+    return f"invalid ASGI response headers: {headers!r}"
+
+
 def call_asgi_sync(
     app: ASGIApp,
     scope: dict[str, Any],
@@ -426,7 +513,7 @@ def call_asgi_sync(
         raise ValueError(f"call_asgi_sync serves 'http' scopes, got type {scope_type!r}")
     own_runner = runner is None
     if runner is None:
-        runner = asyncio.Runner()
+        runner = new_runner()
     exchange = _Exchange(runner.get_loop(), body)
     if own_runner:
         exchange.on_close = runner.close

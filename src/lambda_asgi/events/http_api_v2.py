@@ -120,7 +120,13 @@ class HttpApiV2Source(EventSource):
         return response
 
 
+_HTTP_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/2": "2", "HTTP/1.0": "1.0"}
+
+
 def _http_version(protocol: object) -> str:
+    known = _HTTP_VERSIONS.get(protocol) if isinstance(protocol, str) else None
+    if known is not None:
+        return known
     if isinstance(protocol, str) and protocol.startswith("HTTP/"):
         version = protocol[5:]
         return "2" if version in ("2", "2.0") else version
