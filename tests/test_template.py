@@ -1,0 +1,328 @@
+"""template.yaml: valid for cfn-lint and the SAM translator, and every path in it is real.
+
+Offline: the SAM translator runs on the template as ``sam package`` leaves it (local code
+paths replaced by S3 locations, an image URI for image functions), and cfn-lint checks both
+the SAM template and the CloudFormation that the translator produces. The deployment
+packages are then laid out as Lambda would see them (``/var/task`` = the function's
+``CodeUri``, ``/opt/python`` = the layer's ``ContentUri``) and the handler is imported and
+invoked from there in a fresh interpreter that cannot see this checkout.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.events import http_api_v2_event
+
+cfnlint_api = pytest.importorskip("cfnlint.api")
+cfnlint_decode = pytest.importorskip("cfnlint.decode.decode")
+sam_transform = pytest.importorskip("samtranslator.translator.transform")
+
+TEMPLATE = ROOT / "template.yaml"
+FUNCTION = "AWS::Serverless::Function"
+LAYER = "AWS::Serverless::LayerVersion"
+# Where Lambda puts a function's package and its layers (python/ of each layer).
+TASK_ROOT = "/var/task/"
+LAYER_ROOT = "/opt/python/"
+
+
+def load_template(text: str | None = None) -> dict[str, Any]:
+    """The template as data (CloudFormation tags such as !Ref decoded by cfn-lint)."""
+    template, errors = cfnlint_decode.decode_str(text or TEMPLATE.read_text())
+    assert not errors, errors
+    data: dict[str, Any] = json.loads(json.dumps(template))
+    return data
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def function_env(template: dict[str, Any], name: str) -> dict[str, Any]:
+    """A function's environment variables with the Globals merged in, as SAM merges them."""
+    globals_env = template.get("Globals", {}).get("Function", {}).get("Environment", {})
+    props = template["Resources"][name]["Properties"]
+    return {
+        **globals_env.get("Variables", {}),
+        **props.get("Environment", {}).get("Variables", {}),
+    }
+
+
+class NoManagedPolicies:
+    """The translator only asks IAM for managed policy names; the template uses none."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """The template as ``sam package`` uploads it: code in S3, images in ECR."""
+    result = copy.deepcopy(template)
+    for resource in result["Resources"].values():
+        props = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(key), str):
+                props[key] = f"s3://deployment-bucket/{props[key].strip('/')}.zip"
+        if props.get("PackageType") == "Image":
+            props["ImageUri"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/notes:python3.12"
+    return result
+
+
+def translate(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The CloudFormation template the SAM transform makes of ``template``."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    result: dict[str, Any] = sam_transform.transform(packaged(template), {}, NoManagedPolicies())
+    return result
+
+
+def lint(template: dict[str, Any] | str) -> list[str]:
+    text = template if isinstance(template, str) else json.dumps(template)
+    return [str(match) for match in cfnlint_api.lint(text, regions=["us-east-1"])]
+
+
+def test_sam_template_passes_cfn_lint() -> None:
+    assert lint(TEMPLATE.read_text()) == []
+
+
+def test_translated_template_passes_cfn_lint(monkeypatch: pytest.MonkeyPatch) -> None:
+    cloudformation = translate(load_template(), monkeypatch)
+    kinds = {resource["Type"] for resource in cloudformation["Resources"].values()}
+    assert {
+        "AWS::Lambda::Function",
+        "AWS::Lambda::LayerVersion",
+        "AWS::Lambda::Url",
+        "AWS::ApiGatewayV2::Api",
+        "AWS::ApiGateway::RestApi",
+        "AWS::DynamoDB::Table",
+    } <= kinds
+    assert lint(cloudformation) == []
+
+
+def test_validation_catches_a_broken_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The checks above are only worth something if they can fail.
+    broken = load_template()
+    props = broken["Resources"]["NotesStreamingFunction"]["Properties"]
+    props["FunctionUrlConfig"]["InvokeMode"] = "STREAMING"
+    assert any("STREAMING" in error for error in lint(translate(broken, monkeypatch)))
+    del broken["Resources"]["NotesFunction"]["Properties"]["Handler"]
+    with pytest.raises(Exception, match="Handler"):
+        translate(broken, monkeypatch)
+
+
+def test_three_deployments_as_the_readme_describes() -> None:
+    template = load_template()
+    functions = resources(template, FUNCTION)
+    zip_functions = {n: f for n, f in functions.items() if "PackageType" not in f["Properties"]}
+    images = {n: f for n, f in functions.items() if f["Properties"].get("PackageType") == "Image"}
+    assert zip_functions and images
+    for name, function in zip_functions.items():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.12", name
+        assert props["Handler"] == "lambda_asgi.handler", name
+    buffered = zip_functions["NotesFunction"]["Properties"]
+    assert {e["Type"] for e in buffered["Events"].values()} == {"HttpApi", "Api"}
+    for name, function in functions.items():
+        env = function_env(template, name)
+        assert env["NOTES_TABLE"] == {"Ref": "NotesTable"}, name
+        assert env["LAMBDA_ASGI_APP"], name
+        url = function["Properties"].get("FunctionUrlConfig")
+        streaming = url is not None and url["InvokeMode"] == "RESPONSE_STREAM"
+        # A streaming URL needs our runtime in streaming mode; on the managed runtime that
+        # takes the exec wrapper (its own loop cannot stream).
+        assert (env.get("LAMBDA_ASGI_INVOKE_MODE") == "response_stream") == streaming, name
+        if streaming and name in zip_functions:
+            assert env["AWS_LAMBDA_EXEC_WRAPPER"], name
+
+
+def stage_package(template: dict[str, Any], name: str, root: Path) -> tuple[Path, Path]:
+    """Lay out function ``name`` as Lambda would: ``(task_root, layers_python_dir)``."""
+    props = template["Resources"][name]["Properties"]
+    task = root / "var" / "task"
+    opt_python = root / "opt" / "python"
+    code = ROOT / props["CodeUri"]
+    assert code.is_dir(), f"{name}: CodeUri {props['CodeUri']!r} is not a folder of the repo"
+    # sam build leaves requirements.txt's packages out of the folder: they come from pip.
+    shutil.copytree(code, task, ignore=shutil.ignore_patterns("__pycache__"))
+    opt_python.mkdir(parents=True)
+    for layer in props.get("Layers", []):
+        layer_name = layer["Ref"]
+        layer_props = template["Resources"][layer_name]["Properties"]
+        assert template["Resources"][layer_name]["Type"] == LAYER
+        content = ROOT / layer_props["ContentUri"]
+        assert content.is_dir(), f"{layer_name}: ContentUri is not a folder of the repo"
+        # BuildMethod python3.x: sam build puts the layer's files under python/.
+        assert template["Resources"][layer_name]["Metadata"]["BuildMethod"].startswith("python")
+        shutil.copytree(content, opt_python, dirs_exist_ok=True, ignore=_ignore_build_junk)
+    return task, opt_python
+
+
+def _ignore_build_junk(_folder: str, names: list[str]) -> set[str]:
+    return {n for n in names if n == "__pycache__" or n.endswith(".egg-info")}
+
+
+def requirements(task: Path) -> list[str]:
+    lines = (task / "requirements.txt").read_text().splitlines()
+    return [line.split(">")[0].split("[")[0].strip() for line in lines if line[:1].isalnum()]
+
+
+IMPORT_CHECK = """
+import importlib, json, os, sys
+module_name, _, attribute = os.environ["HANDLER"].rpartition(".")
+module = importlib.import_module(module_name)
+handler = getattr(module, attribute)
+app_module = sys.modules[os.environ["LAMBDA_ASGI_APP"].partition(":")[0]]
+event = json.loads(os.environ["EVENT"])
+response = handler(event, None)
+print(json.dumps({
+    "handler_file": module.__file__,
+    "app_file": app_module.__file__,
+    "response": response,
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, f in resources(load_template(), FUNCTION).items()
+        if f["Properties"].get("PackageType", "Zip") == "Zip"
+    ),
+)
+def test_zip_handler_and_app_resolve_in_the_deployment_package(name: str, tmp_path: Path) -> None:
+    template = load_template()
+    props = template["Resources"][name]["Properties"]
+    env = function_env(template, name)
+    task, opt_python = stage_package(template, name, tmp_path)
+    assert {"fastapi", "boto3", "aws-lambda-powertools"} <= set(requirements(task))
+    # Third-party packages come from this venv (as pip would install them); the checkout's
+    # own src/ is NOT on the path (-S skips the editable install's .pth file), so
+    # lambda_asgi can only come from the staged layer.
+    site_packages = sysconfig.get_paths()["purelib"]
+    event = http_api_v2_event("GET", "/icon.png", "size=4")
+    child_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(task), str(opt_python), site_packages]),
+        "HANDLER": props["Handler"],
+        "LAMBDA_ASGI_APP": env["LAMBDA_ASGI_APP"],
+        "NOTES_TABLE": f"table-{uuid.uuid4().hex[:6]}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "unused",
+        "AWS_SECRET_ACCESS_KEY": "unused",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "EVENT": json.dumps(event),
+    }
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", IMPORT_CHECK],
+        cwd=task,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert Path(report["handler_file"]).is_relative_to(opt_python)
+    assert Path(report["app_file"]) == task / "app.py"
+    # A real request, answered from the staged package.
+    response = report["response"]
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "image/png"
+    assert response["isBase64Encoded"] is True
+
+
+def staged_path(path: str, task: Path, opt_python: Path) -> Path:
+    """Where an absolute path inside the Lambda sandbox is in the staged package."""
+    for prefix, folder in ((TASK_ROOT, task), (LAYER_ROOT, opt_python)):
+        if path.startswith(prefix):
+            return folder / path[len(prefix) :]
+    raise AssertionError(f"{path!r} is neither in {TASK_ROOT} nor in {LAYER_ROOT}")
+
+
+def test_exec_wrapper_is_an_executable_in_the_package(tmp_path: Path) -> None:
+    template = load_template()
+    wrapped = {
+        name: function_env(template, name)["AWS_LAMBDA_EXEC_WRAPPER"]
+        for name in resources(template, FUNCTION)
+        if "AWS_LAMBDA_EXEC_WRAPPER" in function_env(template, name)
+    }
+    assert wrapped, "no function uses the exec wrapper"
+    for name, wrapper in wrapped.items():
+        task, opt_python = stage_package(template, name, tmp_path / name)
+        script = staged_path(wrapper, task, opt_python)
+        assert script.is_file(), f"{name}: AWS_LAMBDA_EXEC_WRAPPER={wrapper} does not exist"
+        assert os.access(script, os.X_OK), f"{name}: {wrapper} is not executable"
+        assert script.read_bytes().startswith(b"#!"), f"{name}: {wrapper} has no shebang"
+
+
+def test_image_build_files_exist() -> None:
+    template = load_template()
+    images = {
+        name: function
+        for name, function in resources(template, FUNCTION).items()
+        if function["Properties"].get("PackageType") == "Image"
+    }
+    assert images
+    for name, function in images.items():
+        metadata = function["Metadata"]
+        context = ROOT / metadata["DockerContext"]
+        assert context.is_dir(), f"{name}: DockerContext is not a folder"
+        dockerfile = context / metadata["Dockerfile"]
+        assert dockerfile.is_file(), f"{name}: Dockerfile {metadata['Dockerfile']} is missing"
+        text = dockerfile.read_text()
+        assert "ENTRYPOINT" in text or "CMD" in text, f"{name}: the Dockerfile starts nothing"
+        for arg, value in metadata.get("DockerBuildArgs", {}).items():
+            assert f"ARG {arg}" in text, f"{name}: the Dockerfile does not take ARG {arg}"
+            if arg.endswith("_DIR"):
+                assert (context / value).is_dir(), f"{name}: {arg}={value} is not a folder"
+
+
+def test_policies_allow_exactly_the_dynamodb_calls_the_app_makes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("moto.server")
+    if str(ROOT / "examples") not in sys.path:
+        sys.path.insert(0, str(ROOT / "examples"))
+    from notes.app import NoteIn, NoteStore
+    from notes.local_dynamodb import app_environment, start_local_dynamodb
+
+    table = f"notes-{uuid.uuid4().hex[:8]}"
+    local = start_local_dynamodb(table)
+    try:
+        for key, value in app_environment(local.endpoint_url, table).items():
+            monkeypatch.setenv(key, value)
+        store = NoteStore.from_env()
+        calls: set[str] = set()
+        store.client.meta.events.register(
+            "before-call.dynamodb", lambda model, **_: calls.add(f"dynamodb:{model.name}")
+        )
+        note = store.create(NoteIn(title="policy check"))
+        assert store.list_all() == [note]
+        assert store.get(note.id) == note
+        assert store.delete(note.id)
+    finally:
+        local.stop()
+
+    cloudformation = translate(load_template(), monkeypatch)
+    for name in resources(load_template(), FUNCTION):
+        role = cloudformation["Resources"][f"{name}Role"]["Properties"]
+        statements = [
+            s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]
+        ]
+        allowed = {a for s in statements for a in s["Action"] if a.startswith("dynamodb:")}
+        assert allowed == calls, name
+        for statement in statements:
+            assert statement["Effect"] == "Allow"
+            assert statement["Resource"] == {"Fn::GetAtt": ["NotesTable", "Arn"]}, name
