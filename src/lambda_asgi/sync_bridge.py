@@ -195,6 +195,7 @@ class _Exchange:
         "space_waiter",
         "state",
         "status",
+        "streamed",
         "task",
         "violation",
     )
@@ -205,6 +206,8 @@ class _Exchange:
         self.request_sent = False
         self.state = _NOT_STARTED
         self.status = 0
+        # Whether the response was handed off as a stream (it may have completed since).
+        self.streamed = False
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
         self.chunks: deque[bytes | None] = deque()
@@ -302,6 +305,7 @@ class _Exchange:
             if more:
                 # The app streams: hand the exchange back to the caller now.
                 self.state = _STREAMING
+                self.streamed = True
             else:
                 self._complete()
             # Return control to the caller now; post-response work runs in finish().
@@ -348,15 +352,17 @@ class _Exchange:
         else:
             task = loop.create_task(coro)  # type: ignore[arg-type]
         self.task = task
-        if not task.done() and self.state < _STREAMING:
+        if not task.done() and self.state <= _STARTED:
             # The loop runs until this future is set: by send() when the response is complete
             # or starts streaming, or by the task ending. Stopping on a future (not
             # loop.stop()) leaves no stale callback behind to stop a later run early.
             self.ready = ready = loop.create_future()
             task.add_done_callback(self._on_task_done)
             loop.run_until_complete(ready)
-        elif self.state == _STREAMING and not task.done():
+        elif self.streamed and not task.done():
             task.add_done_callback(self._on_task_done)
+        if self.streamed:
+            return  # from here on, the stream reports how the app ends
         if task.done():
             if task.cancelled():
                 self._raise_app_error(asyncio.CancelledError("the app's task was cancelled"))
@@ -405,6 +411,8 @@ class _Exchange:
                 if space is not None and not space.done():
                     space.set_result(None)
                 return chunk
+            if self.state == _COMPLETE:
+                return None  # the end was already reached
             task = self.task
             assert task is not None
             if task.done():
@@ -523,7 +531,7 @@ def call_asgi_sync(
         if own_runner:
             exchange.cancel()
         raise
-    if exchange.state == _STREAMING:
+    if exchange.streamed:
         return SyncResponse(
             exchange.status,
             exchange.headers,
