@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast, get_args
 
 from .config import AdapterConfig
+from .deadline import DEFAULT_TIMEOUT_MARGIN_MS, DeadlineGuard, parse_margin, start_guard
 from .errors import ConfigurationError
 from .events import EventSource, detect_source
 from .events.base import ResponseHeaders
@@ -59,6 +60,12 @@ class Invocation:
     result: dict[str, Any] | None = None
     streamed: SyncResponse | None = None
     _response: SyncResponse | None = field(default=None, repr=False)
+    _guard: DeadlineGuard | None = field(default=None, repr=False)
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the deadline guard cancelled the app (see ``timeout_margin_ms``)."""
+        return self._guard is not None and self._guard.fired
 
     def finish(self) -> None:
         """Run what the app does after its final body message; log what it raises."""
@@ -85,6 +92,8 @@ class LambdaAdapter:
             ``"reject"`` refuses streamed responses with a clear error.
         propagate_exceptions: re-raise app exceptions (Lambda records a function error)
             instead of answering 500.
+        timeout_margin_ms: cancel an app still running this long before the Lambda
+            deadline and answer 504 (keeps the warm environment); 0 disables the guard.
     """
 
     def __init__(
@@ -97,6 +106,7 @@ class LambdaAdapter:
         exclude_headers: Iterable[str] = (),
         streaming: StreamingMode = "auto",
         propagate_exceptions: bool = False,
+        timeout_margin_ms: int = DEFAULT_TIMEOUT_MARGIN_MS,
     ) -> None:
         if not callable(app):
             raise ConfigurationError(f"LambdaAdapter needs an ASGI app (a callable), got {app!r}")
@@ -108,6 +118,7 @@ class LambdaAdapter:
         )
         self.streaming = streaming
         self.propagate_exceptions = propagate_exceptions
+        self.timeout_margin_ms = parse_margin(timeout_margin_ms)
         self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
         self._lifespan.startup()
         if self._lifespan.supported:
@@ -127,6 +138,9 @@ class LambdaAdapter:
             streaming=cast(StreamingMode, env.get("LAMBDA_ASGI_STREAMING", "auto").lower()),
             propagate_exceptions=_parse_bool(
                 "LAMBDA_ASGI_PROPAGATE_EXCEPTIONS", env.get("LAMBDA_ASGI_PROPAGATE_EXCEPTIONS", "")
+            ),
+            timeout_margin_ms=parse_margin(
+                env.get("LAMBDA_ASGI_TIMEOUT_MARGIN_MS", ""), "LAMBDA_ASGI_TIMEOUT_MARGIN_MS"
             ),
         )
 
@@ -152,14 +166,23 @@ class LambdaAdapter:
         config = self.config
         scope, body = source.to_scope(event, context, config)
         scope["state"] = self._lifespan.state.copy()
+        runner = get_runner()
+        guard = start_guard(context, self.timeout_margin_ms, scope, runner.get_loop())
         try:
-            response = call_asgi_sync(self.app, scope, body, runner=get_runner())
-        except Exception as exc:
+            response = call_asgi_sync(
+                self.app if guard is None else guard.wrap(self.app), scope, body, runner=runner
+            )
+        except (Exception, asyncio.CancelledError) as exc:
+            if guard is not None and guard.fired:
+                result = self.error_response(source, event, 504, _TIMEOUT_MESSAGE)
+                return Invocation(source, event, result=result, _guard=guard)
+            if not isinstance(exc, Exception):
+                raise
             logger.exception("ASGI app failed on %s %s: %s", scope["method"], scope["path"], exc)
             if self.propagate_exceptions:
                 raise
             return Invocation(source, event, result=self.error_response(source, event, 500))
-        invocation = Invocation(source, event, _response=response)
+        invocation = Invocation(source, event, _response=response, _guard=guard)
         if response.needs_async:
             if stream:
                 invocation.streamed = response
@@ -169,6 +192,8 @@ class LambdaAdapter:
             except BufferedStreamError as exc:
                 return self._refuse(invocation, exc.status, str(exc), scope)
             except Exception as exc:
+                if invocation.timed_out:
+                    return self._refuse(invocation, 504, _TIMEOUT_MESSAGE, scope, log=False)
                 logger.exception("ASGI app failed while streaming %s: %s", scope["path"], exc)
                 if self.propagate_exceptions:
                     raise
@@ -222,6 +247,8 @@ class LambdaAdapter:
         """Run the app's lifespan shutdown (at process exit; safe to call twice)."""
         self._lifespan.shutdown()
 
+
+_TIMEOUT_MESSAGE = "Gateway Timeout: the app did not answer before the function's timeout"
 
 _STATUS_MESSAGES = {500: "Internal Server Error", 502: "Bad Gateway", 504: "Gateway Timeout"}
 

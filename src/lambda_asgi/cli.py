@@ -1,4 +1,4 @@
-"""The ``lambda-asgi`` command line: ``invoke`` (and, with the runtime, ``runtime``)."""
+"""The ``lambda-asgi`` command line: ``invoke`` and ``runtime``."""
 
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_runtime(args: argparse.Namespace) -> int:
+    from .runtime import main as runtime_main
+
+    return runtime_main(args.handler, mode=args.invoke_mode)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``lambda-asgi`` command."""
     parser = argparse.ArgumentParser(
@@ -51,6 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.add_argument("event", help="a JSON event file, or - for standard input")
     invoke.add_argument("--lifespan", choices=("auto", "on", "off"), default="auto")
     invoke.set_defaults(func=_cmd_invoke)
+    runtime = commands.add_parser(
+        "runtime",
+        help="run the Lambda Runtime API loop (response streaming, graceful shutdown)",
+        description="Serve invocations from AWS_LAMBDA_RUNTIME_API: a container image "
+        "ENTRYPOINT, a provided.al2023 bootstrap, or the AWS_LAMBDA_EXEC_WRAPPER script.",
+    )
+    runtime.add_argument(
+        "handler",
+        nargs="?",
+        help="module.function or package.module:app (default: LAMBDA_ASGI_APP, else _HANDLER)",
+    )
+    runtime.add_argument(
+        "--invoke-mode",
+        choices=("buffered", "response_stream"),
+        help="how responses are posted (default: LAMBDA_ASGI_INVOKE_MODE, else buffered)",
+    )
+    runtime.set_defaults(func=_cmd_runtime)
     return parser
 
 

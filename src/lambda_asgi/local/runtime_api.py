@@ -76,6 +76,8 @@ class InvocationHandle:
     response_started_at: float | None = None
     """When the runtime's ``/response`` request headers arrived."""
     completed_at: float | None = None
+    completed_epoch_ms: int | None = None
+    """When the answer was complete, in epoch ms (compare with :attr:`deadline_ms`)."""
     status: str = "queued"
     """``queued``, ``running``, ``success`` or ``error``."""
     streaming: bool = False
@@ -153,6 +155,7 @@ class InvocationHandle:
             if error is not None:
                 self.error = error
             self.completed_at = time.monotonic()
+            self.completed_epoch_ms = int(time.time() * 1000)
             self._cond.notify_all()
 
     def _add_chunk(self, data: bytes) -> None:
