@@ -19,6 +19,7 @@ import uuid
 import zlib
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,6 +27,7 @@ import httpx
 import pytest
 
 from lambda_asgi import LambdaAdapter, LambdaContext, LifespanError
+from lambda_asgi.events import detect_source
 from tests.conftest import ROOT
 from tests.events import http_api_v2_event
 
@@ -99,7 +101,8 @@ def test_create_stores_the_note_in_dynamodb(
     assert response["isBase64Encoded"] is False
     note = json.loads(response["body"])
     assert re.fullmatch(r"[0-9a-f]{32}", note["id"])
-    assert response["headers"]["location"] == f"/notes/{note['id']}"
+    location = f"https://abc123.execute-api.us-east-1.amazonaws.com/notes/{note['id']}"
+    assert response["headers"]["location"] == location
     assert response["headers"]["content-type"] == "application/json"
     assert note["title"] == "Groceries"
     assert note["body"] == "milk, eggs, café"
@@ -356,3 +359,103 @@ def test_missing_table_fails_the_init_with_its_message(
             LambdaAdapter(notes_app.app)
     finally:
         notes_app.get_store.cache_clear()
+
+
+SAMPLES = ROOT / "events"
+
+
+def sample(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((SAMPLES / f"{name}.json").read_text())
+    return event
+
+
+def proxy_response(response: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """``(status, headers, body)`` of a response in any source's format."""
+    if "status" in response:  # Lambda@Edge
+        status = int(response["status"])
+        headers = {name: entries[0]["value"] for name, entries in response["headers"].items()}
+        is_base64 = response.get("bodyEncoding") == "base64"
+    else:
+        status = response["statusCode"]
+        headers = response.get("headers") or {
+            name: ",".join(values) for name, values in response["multiValueHeaders"].items()
+        }
+        is_base64 = response["isBase64Encoded"]
+    body = response.get("body", "")
+    return status, headers, base64.b64decode(body) if is_base64 else body.encode()
+
+
+# The file name's prefix says which event source the sample is of.
+SOURCE_OF_PREFIX = {
+    "http-api-v2": "http-api-v2",
+    "function-url": "function-url",
+    "rest-v1": "apigw-rest-v1",
+    "alb": "alb",
+    "lattice-v1": "vpc-lattice-v1",
+    "lattice-v2": "vpc-lattice-v2",
+    "lambda-edge": "lambda-at-edge",
+}
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES.glob("*.json")), ids=lambda p: p.name)
+def test_every_sample_event_is_of_the_source_its_name_says(path: Path) -> None:
+    [prefix] = [p for p in SOURCE_OF_PREFIX if path.name.startswith(p + "-")]
+    assert detect_source(json.loads(path.read_text())).name == SOURCE_OF_PREFIX[prefix]
+
+
+def test_samples_cover_every_source() -> None:
+    prefixes = {p for p in SOURCE_OF_PREFIX if any(SAMPLES.glob(f"{p}-*.json"))}
+    assert prefixes == set(SOURCE_OF_PREFIX)
+    assert list(SAMPLES.glob("alb-multivalue-*.json"))
+
+
+@pytest.mark.parametrize(
+    ("name", "url_prefix"),
+    [
+        # REST API: the stage is part of the URL the client must use.
+        ("rest-v1-create-note", "https://k3x9q2w1z0.execute-api.us-east-1.amazonaws.com/prod"),
+        (
+            "lattice-v2-create-note",
+            "https://notes-svc-0a40eebed65f8d69c.7d67968.vpc-lattice-svcs.us-east-1.on.aws",
+        ),
+    ],
+)
+def test_sample_create_events(
+    adapter: LambdaAdapter, dynamodb: Any, table: str, name: str, url_prefix: str
+) -> None:
+    event = sample(name)
+    raw = event["body"]
+    sent = json.loads(base64.b64decode(raw) if event.get("isBase64Encoded") else raw)
+
+    status, headers, body = proxy_response(adapter(event, LambdaContext.local()))
+
+    assert status == 201
+    note = json.loads(body)
+    assert (note["title"], note["body"]) == (sent["title"], sent["body"])
+    assert headers["location"] == f"{url_prefix}/notes/{note['id']}"
+    assert dynamodb.get_item(TableName=table, Key={"id": {"S": note["id"]}})["Item"]
+
+
+@pytest.mark.parametrize("name", ["alb-multivalue-list-notes", "lattice-v1-list-notes"])
+def test_sample_list_events(adapter: LambdaAdapter, name: str) -> None:
+    notes = [create(adapter, "first"), create(adapter, "second")]
+    status, headers, body = proxy_response(adapter(sample(name), LambdaContext.local()))
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert json.loads(body) == {"notes": notes}
+
+
+@pytest.mark.parametrize("name", ["alb-icon", "lambda-edge-origin-request-icon"])
+def test_sample_icon_events(adapter: LambdaAdapter, name: str) -> None:
+    event = sample(name)
+    request = event["Records"][0]["cf"]["request"] if "Records" in event else event
+    query = request.get("queryStringParameters") or dict(
+        pair.split("=") for pair in request["querystring"].split("&")
+    )
+    size, color = int(query["size"]), bytes.fromhex(query["color"])
+
+    status, headers, body = proxy_response(adapter(event, LambdaContext.local()))
+
+    assert status == 200
+    assert headers["content-type"] == "image/png"
+    assert decode_png(body) == (size, size, [b"\x00" + color * size] * size)

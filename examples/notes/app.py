@@ -37,7 +37,7 @@ from typing import Annotated, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from fastapi import Depends, FastAPI, HTTPException, Query, Response
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -208,10 +208,10 @@ app.add_middleware(PowertoolsContext)
 
 
 @app.post("/notes", status_code=201)
-def create_note(note: NoteIn, store: Store, response: Response) -> Note:
-    """Create a note; ``Location`` points at it."""
+def create_note(note: NoteIn, store: Store, request: Request, response: Response) -> Note:
+    """Create a note; ``Location`` is its URL (with the API stage or base path, if any)."""
     stored = store.create(note)
-    response.headers["location"] = app.url_path_for("get_note", note_id=stored.id)
+    response.headers["location"] = str(request.url_for("get_note", note_id=stored.id))
     logger.info("note created", note_id=stored.id)
     metrics.add_metric(name="NoteCreated", unit=MetricUnit.Count, value=1)
     return stored
