@@ -1,0 +1,332 @@
+"""The pieces of the runtime in-process: the deadline guard, the Runtime API emulator's
+strictness, the client's chunked writer and trailers, handler loading, error types."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from lambda_asgi import ConfigurationError, LambdaAdapter, LambdaContext
+from lambda_asgi.local.runtime_api import RuntimeAPIServer
+from lambda_asgi.runtime.client import RuntimeAPIError, RuntimeClient
+from lambda_asgi.runtime.faults import RuntimeFault, error_type, stream_error_trailers
+from lambda_asgi.runtime.handler import FunctionHandler, load_handler
+from lambda_asgi.runtime.loop import invoke_mode
+from lambda_asgi.runtime.respond import http_prelude
+from tests.events import function_url_event, http_api_v2_event
+
+# -- deadline guard, through LambdaAdapter (works under the managed runtime too) ----------------
+
+cancelled: list[str] = []
+
+
+async def slow(request: Request) -> Response:
+    try:
+        await asyncio.sleep(float(request.query_params.get("s", "10")))
+    except asyncio.CancelledError:
+        cancelled.append(request.url.path)
+        raise
+    return JSONResponse({"slept": True})
+
+
+async def stalled_stream(_request: Request) -> Response:
+    async def chunks() -> Any:
+        yield b"first"
+        await asyncio.sleep(10)
+        yield b"never"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+async def fast(_request: Request) -> Response:
+    return JSONResponse({"fast": True})
+
+
+guard_app = Starlette(
+    routes=[Route("/slow", slow), Route("/stalled", stalled_stream), Route("/fast", fast)]
+)
+
+
+def context_with(remaining_s: float) -> LambdaContext:
+    return LambdaContext(deadline_ms=int((time.time() + remaining_s) * 1000))
+
+
+def test_deadline_guard_cancels_the_app_and_answers_504() -> None:
+    adapter = LambdaAdapter(guard_app, lifespan="off", timeout_margin_ms=200)
+    cancelled.clear()
+    result = adapter(http_api_v2_event("GET", "/slow"), context_with(0.5))
+    assert result["statusCode"] == 504
+    assert result["headers"] == {"content-type": "application/json"}
+    assert json.loads(result["body"]) == {
+        "message": "Gateway Timeout: the app did not answer before the function's timeout"
+    }
+    assert cancelled == ["/slow"]
+    # The warm loop is healthy: the next invocation is served normally.
+    ok = adapter(http_api_v2_event("GET", "/fast"), context_with(5))
+    assert (ok["statusCode"], json.loads(ok["body"])) == (200, {"fast": True})
+
+
+def test_deadline_guard_stops_a_stalled_stream_in_buffered_mode(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    adapter = LambdaAdapter(guard_app, lifespan="off", timeout_margin_ms=200)
+    result = adapter(http_api_v2_event("GET", "/stalled"), context_with(0.5))
+    assert result["statusCode"] == 504
+    assert "Deadline guard: GET /stalled was still running 200 ms before" in caplog.text
+
+
+def test_deadline_guard_reports_timed_out_on_a_streamed_invocation() -> None:
+    adapter = LambdaAdapter(guard_app, lifespan="off", timeout_margin_ms=200)
+    invocation = adapter.invoke(
+        function_url_event("GET", "/stalled"), context_with(0.5), stream=True
+    )
+    assert invocation.streamed is not None and invocation.streamed.stream is not None
+    assert invocation.streamed.body == b"first"
+    assert not invocation.timed_out
+    with pytest.raises(Exception, match="cancelled"):
+        list(invocation.streamed.stream)
+    assert invocation.timed_out
+
+
+def test_margin_zero_disables_the_guard() -> None:
+    adapter = LambdaAdapter(guard_app, lifespan="off", timeout_margin_ms=0)
+    result = adapter(http_api_v2_event("GET", "/slow", "s=0.2"), context_with(0.1))
+    assert result["statusCode"] == 200
+
+
+def test_guard_is_not_armed_without_a_deadline_in_the_context() -> None:
+    adapter = LambdaAdapter(guard_app, lifespan="off", timeout_margin_ms=10_000)
+    result = adapter(http_api_v2_event("GET", "/slow", "s=0.05"), object())
+    assert result["statusCode"] == 200
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 500), ("0", 0), (" 1500 ", 1500)])
+def test_timeout_margin_from_env(value: str, expected: int) -> None:
+    env = {"LAMBDA_ASGI_APP": "tests.test_runtime_units:guard_app", "LAMBDA_ASGI_LIFESPAN": "off"}
+    adapter = LambdaAdapter.from_env({**env, "LAMBDA_ASGI_TIMEOUT_MARGIN_MS": value})
+    assert adapter.timeout_margin_ms == expected
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "soon"])
+def test_bad_timeout_margin_env_is_a_configuration_error(value: str) -> None:
+    env = {"LAMBDA_ASGI_APP": "tests.test_runtime_units:guard_app", "LAMBDA_ASGI_LIFESPAN": "off"}
+    with pytest.raises(ConfigurationError, match="LAMBDA_ASGI_TIMEOUT_MARGIN_MS must be"):
+        LambdaAdapter.from_env({**env, "LAMBDA_ASGI_TIMEOUT_MARGIN_MS": value})
+
+
+@pytest.mark.parametrize("value", [-5, 1.5, "x"])
+def test_bad_timeout_margin_option_is_a_configuration_error(value: Any) -> None:
+    with pytest.raises(ConfigurationError, match="timeout_margin_ms must be"):
+        LambdaAdapter(guard_app, lifespan="off", timeout_margin_ms=value)
+
+
+# -- the Runtime API emulator's strictness, seen with a plain HTTP client -----------------------
+
+
+@pytest.fixture
+def api() -> Iterator[RuntimeAPIServer]:
+    with RuntimeAPIServer() as server:
+        yield server
+
+
+def connect(api: RuntimeAPIServer) -> http.client.HTTPConnection:
+    host, port = api.address.rsplit(":", 1)
+    return http.client.HTTPConnection(host, int(port), timeout=10)
+
+
+def request(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    conn.request(method, path, body=body, headers=headers or {})
+    response = conn.getresponse()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+
+
+def test_next_serves_the_event_with_the_real_headers(api: RuntimeAPIServer) -> None:
+    handle = api.submit(
+        {"n": 1},
+        timeout_s=7,
+        trace_id="Root=1-abc",
+        client_context={"custom": {"a": 1}},
+        cognito_identity={"cognitoIdentityId": "x"},
+    )
+    status, headers, body = request(connect(api), "GET", "/2018-06-01/runtime/invocation/next")
+    assert (status, json.loads(body)) == (200, {"n": 1})
+    assert headers["lambda-runtime-aws-request-id"] == handle.request_id
+    assert headers["lambda-runtime-deadline-ms"] == str(handle.deadline_ms)
+    assert headers["lambda-runtime-invoked-function-arn"] == api.function_arn
+    assert headers["lambda-runtime-trace-id"] == "Root=1-abc"
+    assert json.loads(headers["lambda-runtime-client-context"]) == {"custom": {"a": 1}}
+    assert json.loads(headers["lambda-runtime-cognito-identity"]) == {"cognitoIdentityId": "x"}
+    assert 0 < handle.deadline_ms - time.time() * 1000 <= 7000
+    assert handle.status == "running"
+
+
+def test_strict_response_rules(api: RuntimeAPIServer) -> None:
+    conn = connect(api)
+    handle = api.submit({})
+    request(conn, "GET", "/2018-06-01/runtime/invocation/next")
+    path = f"/2018-06-01/runtime/invocation/{handle.request_id}/response"
+    status, _, body = request(
+        conn, "POST", path, b"{}", {"Lambda-Runtime-Function-Response-Mode": "buffered"}
+    )
+    assert status == 400 and json.loads(body)["errorType"] == "InvalidResponseModeHeader"
+    status, _, _ = request(conn, "POST", "/2018-06-01/runtime/invocation/nope/response", b"{}")
+    assert status == 400
+    status, _, _ = request(conn, "POST", path, b'"ok"')
+    assert status == 202 and handle.wait(1).json() == "ok"
+    # A second answer for a finished invocation is refused.
+    status, _, body = request(conn, "POST", path, b'"again"')
+    assert status == 403 and json.loads(body)["errorType"] == "InvalidStateTransition"
+
+
+def test_buffered_response_over_6_mb_is_413_and_the_connection_stays_usable(
+    api: RuntimeAPIServer,
+) -> None:
+    conn = connect(api)
+    handle = api.submit({})
+    request(conn, "GET", "/2018-06-01/runtime/invocation/next")
+    path = f"/2018-06-01/runtime/invocation/{handle.request_id}/response"
+    status, _, body = request(conn, "POST", path, b"x" * (6 * 1024 * 1024 + 1))
+    assert status == 413 and json.loads(body)["errorType"] == "RequestEntityTooLarge"
+    assert handle.error is not None
+    assert handle.error.error_type == "Function.ResponseSizeTooLarge"
+    second = api.submit({"second": True})
+    status, _, body = request(conn, "GET", "/2018-06-01/runtime/invocation/next")
+    assert (status, json.loads(body)) == (200, {"second": True})
+    assert second.status == "running"
+
+
+def test_extension_registration_only_during_init(api: RuntimeAPIServer) -> None:
+    conn = connect(api)
+    path = "/2020-01-01/extension/register"
+    status, _, _ = request(conn, "POST", path, b'{"events": []}')
+    assert status == 400  # no Lambda-Extension-Name
+    status, _, _ = request(
+        conn, "POST", path, b'{"events": ["BOGUS"]}', {"Lambda-Extension-Name": "e"}
+    )
+    assert status == 400
+    status, headers, body = request(
+        conn, "POST", path, b'{"events": []}', {"Lambda-Extension-Name": "e"}
+    )
+    assert status == 200 and headers["lambda-extension-identifier"]
+    assert json.loads(body)["functionName"] == "local-function"
+    api.submit({})
+    request(conn, "GET", "/2018-06-01/runtime/invocation/next")
+    status, _, _ = request(conn, "POST", path, b'{"events": []}', {"Lambda-Extension-Name": "late"})
+    assert status == 403
+    assert [e["name"] for e in api.extensions] == ["e"]
+
+
+def test_restore_next_is_refused_without_snap_start(api: RuntimeAPIServer) -> None:
+    status, _, _ = request(connect(api), "GET", "/2018-06-01/runtime/restore/next")
+    assert status == 403 and api.restored_at is None
+
+
+# -- the client: chunked writer, trailers, errors -----------------------------------------------
+
+
+def test_client_streams_chunks_and_trailers_the_emulator_parses(api: RuntimeAPIServer) -> None:
+    client = RuntimeClient(api.address)
+    handle = api.submit({"k": "v"})
+    invocation = client.next_invocation()
+    assert (invocation.request_id, json.loads(invocation.body)) == (handle.request_id, {"k": "v"})
+    writer = client.start_stream(invocation.request_id, "text/plain")
+    for part in (b"one", b"", b"two" * 10_000):
+        writer.write(part)
+    assert writer.bytes_sent == 3 + 30_000
+    error = RuntimeError("late failure")
+    writer.finish(stream_error_trailers(error))
+    handle.wait(5)
+    assert handle.streaming and handle.content_type == "text/plain"
+    assert [c.data for c in handle.chunks] == [b"one", b"two" * 10_000]
+    assert handle.status == "error" and handle.error is not None
+    assert handle.error.error_type == "Function.RuntimeError"
+    assert handle.error.body == {
+        "errorType": "RuntimeError",
+        "errorMessage": "late failure",
+        "trace": [],
+    }
+    # The same kept-alive connection serves the next invocation.
+    api.submit({"again": 1})
+    client.post_response(client.next_invocation().request_id, b'{"done": true}')
+
+
+def test_client_raises_runtime_api_errors_with_status(api: RuntimeAPIServer) -> None:
+    client = RuntimeClient(api.address)
+    with pytest.raises(RuntimeAPIError) as caught:
+        client.post_response("unknown-id", b"{}")
+    assert caught.value.status == 400
+    with pytest.raises(RuntimeAPIError, match="HTTP 403"):
+        client.restore_next()
+
+
+def test_client_rejects_a_malformed_address() -> None:
+    with pytest.raises(ValueError, match="is not host:port"):
+        RuntimeClient("localhost")
+
+
+# -- prelude, handler loading, error types --------------------------------------------------------
+
+
+def test_prelude_drops_the_body_and_always_has_cookies() -> None:
+    proxy = {"statusCode": 201, "headers": {"a": "b"}, "body": "aGk=", "isBase64Encoded": True}
+    assert http_prelude(proxy) == b'{"statusCode":201,"headers":{"a":"b"},"cookies":[]}' + b"\0" * 8
+
+
+def test_load_handler_forms() -> None:
+    env: dict[str, str] = {"LAMBDA_ASGI_LIFESPAN": "off"}
+    adapter = load_handler("tests.test_runtime_units:guard_app", env)
+    assert isinstance(adapter, LambdaAdapter) and adapter.app is guard_app
+    adapter = load_handler(None, {**env, "_HANDLER": "tests.test_runtime_units.guard_app"})
+    assert isinstance(adapter, LambdaAdapter)
+    plain = load_handler(None, {"_HANDLER": "tests.runtime_apps.plain"})
+    assert isinstance(plain, FunctionHandler) and not plain.is_async
+    assert load_handler("tests.runtime_apps.async_plain", {}).is_async  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("nodot", "Runtime.MalformedHandlerName"),
+        ("sys.path", "Runtime.BuiltInModuleConflict"),
+        ("tests.nope_module.handler", "Runtime.ImportModuleError"),
+        ("tests.runtime_apps.nope", "Runtime.HandlerNotFound"),
+        ("tests.runtime_apps.MARKER_DIR", "Runtime.HandlerNotFound"),
+    ],
+)
+def test_load_handler_faults(spec: str, kind: str) -> None:
+    with pytest.raises(RuntimeFault) as caught:
+        load_handler(spec, {})
+    assert caught.value.error_type == kind
+
+
+def test_error_types() -> None:
+    assert error_type(KeyError("x")) == "Function.KeyError"
+    assert error_type(RuntimeFault("Runtime.MarshalError", "m")) == "Runtime.MarshalError"
+    try:
+        raise ConfigurationError("bad app") from ImportError("no module")
+    except ConfigurationError as exc:
+        assert error_type(exc) == "Runtime.ImportModuleError"
+    assert error_type(ConfigurationError("x")) == "Runtime.ConfigurationError"
+
+
+def test_invoke_mode_values() -> None:
+    assert invoke_mode(None) == "buffered"
+    assert invoke_mode(" RESPONSE_STREAM ") == "response_stream"
+    with pytest.raises(ConfigurationError, match="LAMBDA_ASGI_INVOKE_MODE must be one of"):
+        invoke_mode("streaming")
