@@ -70,17 +70,20 @@ def runtime_process(
     *,
     snap_start: bool = False,
     module: bool = False,
+    command: list[str] | None = None,
 ) -> Iterator[RuntimeProcess]:
     """``lambda-asgi runtime ARGS`` (or ``python -m lambda_asgi.runtime ARGS``) with ``env``."""
     markers = tmp / "markers"
     markers.mkdir(parents=True, exist_ok=True)
     log = tmp / "runtime.log"
-    if module:
+    if command is None and module:
         command = [sys.executable, "-m", "lambda_asgi.runtime", *args]
-    elif CLI.exists():
-        command = [str(CLI), "runtime", *args]
-    else:
-        command = [sys.executable, "-m", "lambda_asgi.cli", "runtime", *args]
+    elif command is None:
+        command = (
+            [str(CLI), "runtime", *args]
+            if CLI.exists()
+            else [sys.executable, "-m", "lambda_asgi.cli", "runtime", *args]
+        )
     with RuntimeAPIServer(snap_start=snap_start) as api, open(log, "wb") as log_file:
         full_env = {
             **os.environ,
@@ -454,3 +457,44 @@ def test_snap_start_after_restore_failure_goes_to_restore_error(tmp_path: Path) 
     assert runtime.api.restore_error.error_type == "Runtime.AfterRestoreError"
     assert runtime.api.restore_error.body["errorMessage"] == "after-restore hook failed"
     assert runtime.api.next_calls == []
+
+
+# -- deploy glue ----------------------------------------------------------------------------------
+
+DEPLOY = ROOT / "src" / "lambda_asgi" / "runtime" / "deploy"
+
+
+def test_deploy_scripts_ship_as_executable_package_data() -> None:
+    from importlib.resources import files
+
+    shipped = files("lambda_asgi") / "runtime" / "deploy"
+    for name in ("exec-wrapper", "bootstrap", "Dockerfile"):
+        assert (shipped / name).is_file(), name
+    for name in ("exec-wrapper", "bootstrap"):
+        assert os.access(DEPLOY / name, os.X_OK), f"{name} is not executable"
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["python", "-m", "lambda_asgi.runtime"]' in dockerfile
+
+
+def test_exec_wrapper_replaces_the_managed_runtime_with_ours(tmp_path: Path) -> None:
+    # Lambda runs: $AWS_LAMBDA_EXEC_WRAPPER <interpreter> <managed runtime's arguments>
+    command = [str(DEPLOY / "exec-wrapper"), sys.executable, "/var/runtime/bootstrap.py"]
+    env = {
+        "LAMBDA_ASGI_APP": "tests.runtime_apps:app",
+        "LAMBDA_ASGI_INVOKE_MODE": "response_stream",
+        "LAMBDA_TASK_ROOT": str(ROOT),
+    }
+    with runtime_process(tmp_path, env, command=command) as runtime:
+        handle = invoke(runtime, url_event("/stream", "n=3&delay=0.01"))
+        assert handle.streaming
+        assert handle.http_response()[1] == b"chunk 0\nchunk 1\nchunk 2\n"
+
+
+def test_provided_al2023_bootstrap_runs_our_runtime(tmp_path: Path) -> None:
+    env = {
+        "_HANDLER": "tests.runtime_apps.plain",
+        "LAMBDA_ASGI_PYTHON": sys.executable,
+        "LAMBDA_TASK_ROOT": str(ROOT),
+    }
+    with runtime_process(tmp_path, env, command=[str(DEPLOY / "bootstrap")]) as runtime:
+        assert invoke(runtime, {"via": "bootstrap"}).json()["event"] == {"via": "bootstrap"}
