@@ -421,14 +421,20 @@ def test_sigterm_runs_lifespan_shutdown_and_exits_0(tmp_path: Path) -> None:
     assert "Received SIGTERM: shutting down" in runtime.logs()
 
 
-def test_snap_start_runs_hooks_around_restore_next(tmp_path: Path) -> None:
+@contextmanager
+def snap_start_runtime(tmp_path: Path, hooks: str) -> Iterator[RuntimeProcess]:
     pytest.importorskip("snapshot_restore_py")
     env = {
         "LAMBDA_ASGI_APP": "tests.runtime_apps:app",
         "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
-        "SNAP_HOOKS": "1",
+        "SNAP_HOOKS": hooks,
     }
     with runtime_process(tmp_path, env, snap_start=True) as runtime:
+        yield runtime
+
+
+def test_snap_start_runs_hooks_around_restore_next(tmp_path: Path) -> None:
+    with snap_start_runtime(tmp_path, "1") as runtime:
         assert invoke(runtime, url_event("/")).json()["statusCode"] == 200
         restored_at = runtime.api.restored_at
         snap = runtime.markers_of("snap")
@@ -445,13 +451,7 @@ def test_snap_start_runs_hooks_around_restore_next(tmp_path: Path) -> None:
 
 
 def test_snap_start_after_restore_failure_goes_to_restore_error(tmp_path: Path) -> None:
-    pytest.importorskip("snapshot_restore_py")
-    env = {
-        "LAMBDA_ASGI_APP": "tests.runtime_apps:app",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
-        "SNAP_HOOKS": "fail-after",
-    }
-    with runtime_process(tmp_path, env, snap_start=True) as runtime:
+    with snap_start_runtime(tmp_path, "fail-after") as runtime:
         assert runtime.proc.wait(15) == 65
     assert runtime.api.restore_error is not None
     assert runtime.api.restore_error.error_type == "Runtime.AfterRestoreError"

@@ -294,19 +294,11 @@ class RuntimeAPIServer:
             else:
                 request.reply(404, _error("NotFound", f"no route POST {path}"))
         elif method == "POST" and path == _RUNTIME + "/init/error":
-            report = self._read_error(request)
-            with self._lock:
-                self.init_error = report
-                self._lock.notify_all()
-            request.reply(202, {"status": "OK"})
+            self._record_error(request, "init_error")
         elif method == "GET" and path == _RUNTIME + "/restore/next":
             self._restore_next(request)
         elif method == "POST" and path == _RUNTIME + "/restore/error":
-            report = self._read_error(request)
-            with self._lock:
-                self.restore_error = report
-                self._lock.notify_all()
-            request.reply(202, {"status": "OK"})
+            self._record_error(request, "restore_error")
         elif method == "POST" and path == "/2020-01-01/extension/register":
             self._register(request)
         else:
@@ -426,6 +418,13 @@ class RuntimeAPIServer:
         if handle is None:
             return
         handle._complete("error", self._read_error(request))
+        request.reply(202, {"status": "OK"})
+
+    def _record_error(self, request: _Handler, attribute: str) -> None:
+        report = self._read_error(request)
+        with self._lock:
+            setattr(self, attribute, report)
+            self._lock.notify_all()
         request.reply(202, {"status": "OK"})
 
     def _read_error(self, request: _Handler) -> ErrorReport:

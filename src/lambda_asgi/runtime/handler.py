@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import operator
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -95,16 +96,13 @@ def _import_attribute(module_name: str, attribute: str, spec: str) -> Any:
         raise RuntimeFault(
             "Runtime.ImportModuleError", f"Unable to import module {module_name!r}: {exc}"
         ) from exc
-    target: Any = module
-    for part in attribute.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise RuntimeFault(
-                "Runtime.HandlerNotFound",
-                f"Handler {attribute!r} missing on module {module_name!r} (handler {spec!r})",
-            ) from None
-    return target
+    try:
+        return operator.attrgetter(attribute)(module)
+    except AttributeError:
+        raise RuntimeFault(
+            "Runtime.HandlerNotFound",
+            f"Handler {attribute!r} missing on module {module_name!r} (handler {spec!r})",
+        ) from None
 
 
 def _is_asgi_app(target: Any) -> bool:

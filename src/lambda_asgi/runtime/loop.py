@@ -21,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any, Literal, get_args
 
@@ -320,17 +320,21 @@ def main(
 
 
 def _snap_start(client: RuntimeClient) -> int:
-    try:
-        run_before_snapshot()
-    except Exception as exc:
-        logger.error("SnapStart before-snapshot hook failed: %s", exc, exc_info=exc)
-        client.post_init_error(error_body(exc), "Runtime.BeforeSnapshotError")
+    if not _run_hooks(run_before_snapshot, client.post_init_error, "Runtime.BeforeSnapshotError"):
         return 64
     client.restore_next()
-    try:
-        run_after_restore()
-    except Exception as exc:
-        logger.error("SnapStart after-restore hook failed: %s", exc, exc_info=exc)
-        client.post_restore_error(error_body(exc), "Runtime.AfterRestoreError")
+    if not _run_hooks(run_after_restore, client.post_restore_error, "Runtime.AfterRestoreError"):
         return 65
     return 0
+
+
+def _run_hooks(
+    run: Callable[[], None], report: Callable[[dict[str, Any], str], None], kind: str
+) -> bool:
+    try:
+        run()
+    except Exception as exc:
+        logger.error("SnapStart hook failed (%s): %s", kind, exc, exc_info=exc)
+        report(error_body(exc), kind)
+        return False
+    return True
