@@ -267,26 +267,78 @@ def test_exec_wrapper_is_an_executable_in_the_package(tmp_path: Path) -> None:
         assert script.read_bytes().startswith(b"#!"), f"{name}: {wrapper} has no shebang"
 
 
-def test_image_build_files_exist() -> None:
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` of a Dockerfile, continuation lines joined."""
+    text = path.read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1])
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+# The container-image deploy glue that lambda-asgi ships (its ENTRYPOINT is our runtime).
+SHIPPED_DOCKERFILE = ROOT / "src" / "lambda_asgi" / "runtime" / "deploy" / "Dockerfile"
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        n
+        for n, f in resources(load_template(), FUNCTION).items()
+        if f["Properties"].get("PackageType") == "Image"
+    ),
+)
+def test_image_dockerfile_builds_the_app_with_our_runtime(name: str) -> None:
     template = load_template()
-    images = {
-        name: function
-        for name, function in resources(template, FUNCTION).items()
-        if function["Properties"].get("PackageType") == "Image"
-    }
-    assert images
-    for name, function in images.items():
-        metadata = function["Metadata"]
-        context = ROOT / metadata["DockerContext"]
-        assert context.is_dir(), f"{name}: DockerContext is not a folder"
-        dockerfile = context / metadata["Dockerfile"]
-        assert dockerfile.is_file(), f"{name}: Dockerfile {metadata['Dockerfile']} is missing"
-        text = dockerfile.read_text()
-        assert "ENTRYPOINT" in text or "CMD" in text, f"{name}: the Dockerfile starts nothing"
-        for arg, value in metadata.get("DockerBuildArgs", {}).items():
-            assert f"ARG {arg}" in text, f"{name}: the Dockerfile does not take ARG {arg}"
-            if arg.endswith("_DIR"):
-                assert (context / value).is_dir(), f"{name}: {arg}={value} is not a folder"
+    metadata = template["Resources"][name]["Metadata"]
+    context = ROOT / metadata["DockerContext"]
+    assert context.is_dir(), f"{name}: DockerContext is not a folder"
+    dockerfile = context / metadata["Dockerfile"]
+    assert dockerfile.is_file(), f"{name}: Dockerfile {metadata['Dockerfile']} is missing"
+    instructions = dockerfile_instructions(dockerfile)
+
+    [entrypoint] = [args for kind, args in instructions if kind == "ENTRYPOINT"]
+    [shipped] = [a for k, a in dockerfile_instructions(SHIPPED_DOCKERFILE) if k == "ENTRYPOINT"]
+    assert json.loads(entrypoint) == json.loads(shipped)
+    [workdir] = [args for kind, args in instructions if kind == "WORKDIR"]
+    assert workdir == TASK_ROOT.rstrip("/")
+
+    # Build arguments: the Dockerfile's defaults, then what the template passes.
+    build_args = dict(
+        args.partition("=")[::2] for kind, args in instructions if kind == "ARG"
+    ) | metadata.get("DockerBuildArgs", {})
+    assert all(build_args.values()), f"{name}: a build argument has no value: {build_args}"
+    copied: dict[str, str] = {}
+    for kind, args in instructions:
+        if kind == "COPY":
+            for arg, value in build_args.items():
+                args = args.replace(f"${{{arg}}}", value).replace(f"${arg}", value)
+            *sources, destination = [a for a in args.split() if not a.startswith("--")]
+            for source in sources:
+                assert (context / source).exists(), f"{name}: COPY {source}: no such path"
+                copied[source] = destination
+    # LAMBDA_ASGI_APP's module lands in the working directory (the image's sys.path[0]).
+    module = function_env(template, name)["LAMBDA_ASGI_APP"].partition(":")[0]
+    module_file = module.replace(".", "/") + ".py"
+    in_workdir = [s for s, d in copied.items() if d in (".", "./", workdir, workdir + "/")]
+    assert any(
+        (context / source / module_file).is_file()
+        if (context / source).is_dir()
+        else source.endswith(module_file)
+        for source in in_workdir
+    ), f"{name}: {module_file} is not copied to {workdir}: {in_workdir}"
+    # lambda-asgi comes from this checkout, the app's dependencies from its requirements.
+    assert "src" in copied
+    requirement_files = [s for s in copied if s.endswith("requirements.txt")]
+    assert requirement_files
+    assert any(
+        f"-r {Path(r).name}" in args
+        for kind, args in instructions
+        if kind == "RUN"
+        for r in requirement_files
+    )
 
 
 def test_policies_allow_exactly_the_dynamodb_calls_the_app_makes(
@@ -318,11 +370,25 @@ def test_policies_allow_exactly_the_dynamodb_calls_the_app_makes(
     cloudformation = translate(load_template(), monkeypatch)
     for name in resources(load_template(), FUNCTION):
         role = cloudformation["Resources"][f"{name}Role"]["Properties"]
+        # Beyond SAM's logging / X-Ray policies, only the template's own policy resources.
+        inline = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+        assert inline == [], name
+        own = [arn["Ref"] for arn in role["ManagedPolicyArns"] if isinstance(arn, dict)]
+        assert own, name
         statements = [
-            s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]
+            statement
+            for policy in own
+            for statement in cloudformation["Resources"][policy]["Properties"]["PolicyDocument"][
+                "Statement"
+            ]
         ]
         allowed = {a for s in statements for a in s["Action"] if a.startswith("dynamodb:")}
         assert allowed == calls, name
         for statement in statements:
             assert statement["Effect"] == "Allow"
             assert statement["Resource"] == {"Fn::GetAtt": ["NotesTable", "Arn"]}, name
+        aws_managed = {arn for arn in role["ManagedPolicyArns"] if isinstance(arn, str)}
+        assert aws_managed == {
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+            "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+        }, name
