@@ -14,13 +14,14 @@ import json
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast, get_args
 
 from .config import AdapterConfig
 from .deadline import DEFAULT_TIMEOUT_MARGIN_MS, DeadlineGuard, parse_margin, start_guard
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InvalidEventError
 from .events import EventSource, detect_source
 from .events.base import ResponseHeaders
 from .lifespan import Lifespan, LifespanMode
@@ -72,6 +73,7 @@ class Invocation:
         response = self._response or self.streamed
         if response is not None:
             response.finish()
+        _note_leftover_tasks()
 
 
 _JSON_HEADERS = ResponseHeaders.json()
@@ -121,6 +123,8 @@ class LambdaAdapter:
         self.timeout_margin_ms = parse_margin(timeout_margin_ms)
         self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
         self._lifespan.startup()
+        # Tasks alive now (the lifespan task) are the adapter's own, not leftovers of a request.
+        _known_tasks().update(asyncio.all_tasks(get_runner().get_loop()))
         if self._lifespan.supported:
             atexit.register(self.shutdown)
 
@@ -164,7 +168,10 @@ class LambdaAdapter:
         """
         source = detect_source(event)
         config = self.config
-        scope, body = source.to_scope(event, context, config)
+        try:
+            scope, body = source.to_scope(event, context, config)
+        except UnicodeEncodeError as exc:
+            raise _lone_surrogate_error(exc) from None
         scope["state"] = self._lifespan.state.copy()
         runner = get_runner()
         guard = start_guard(context, self.timeout_margin_ms, scope, runner.get_loop())
@@ -246,6 +253,57 @@ class LambdaAdapter:
     def shutdown(self) -> None:
         """Run the app's lifespan shutdown (at process exit; safe to call twice)."""
         self._lifespan.shutdown()
+
+
+def _lone_surrogate_error(exc: UnicodeEncodeError) -> InvalidEventError:
+    # JSON may escape a lone UTF-16 surrogate ("\ud800"), which is no text and has no UTF-8
+    # bytes: a direct invocation can send one, and every source encodes event text to bytes.
+    text = exc.object
+    snippet = text[max(0, exc.start - 20) : exc.end + 20]
+    return InvalidEventError(
+        f"the event holds a lone UTF-16 surrogate {text[exc.start]!r} (near {snippet!r}); "
+        "event text must be valid Unicode: send binary data base64-encoded with "
+        "isBase64Encoded=true"
+    )
+
+
+def _known_tasks() -> weakref.WeakSet[asyncio.Task[Any]]:
+    try:
+        return cast("weakref.WeakSet[asyncio.Task[Any]]", _thread_state.known_tasks)
+    except AttributeError:
+        known: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        _thread_state.known_tasks = known
+        return known
+
+
+def _note_leftover_tasks() -> None:
+    """Warn about tasks an app left running on the loop after its response (once per task).
+
+    Such a task only runs while a later invocation runs the loop (Lambda freezes the process
+    between invocations), so its work is late or never done. Listing the loop's tasks costs a
+    few microseconds, so it is sampled: after invocations 1, 2, 4, ... 1024 of the thread, then
+    every 1024th. A leak on every request is reported at once; tasks are never cancelled (a
+    connection pool may keep one on purpose).
+    """
+    served = getattr(_thread_state, "served", 0) + 1
+    _thread_state.served = served
+    if served & (served - 1) and served % 1024:
+        return
+    known = _known_tasks()
+    new = [task for task in asyncio.all_tasks(get_runner().get_loop()) if task not in known]
+    if not new:
+        return
+    known.update(new)
+    names = ", ".join(
+        f"{task.get_name()} ({getattr(task.get_coro(), '__qualname__', '?')})" for task in new[:5]
+    )
+    logger.warning(
+        "The app left %d task(s) running after its response: %s. They only run while a later "
+        "invocation runs the event loop (Lambda freezes the process in between): await them "
+        "before the response ends, or run the work as a background task of the response.",
+        len(new),
+        names,
+    )
 
 
 _TIMEOUT_MESSAGE = "Gateway Timeout: the app did not answer before the function's timeout"
