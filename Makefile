@@ -27,6 +27,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
+# The fuzz tests with many more examples per event source than `make test` runs.
+FUZZ_EXAMPLES ?= 20000
+fuzz: $(STAMP)
+	LAMBDA_ASGI_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_fuzz.py --timeout=3600 -q
+
+# 100,000 mixed invocations in one process; fails if memory, objects or tasks grow.
+soak: $(STAMP)
+	$(BIN)/python benchmarks/soak.py
+
 # The suite on each Python the machine has under pyenv (3.11, 3.12, 3.13).
 test-all:
 	@set -e; for v in 3.11 3.12 3.13; do \
