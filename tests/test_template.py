@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -392,3 +393,97 @@ def test_policies_allow_exactly_the_dynamodb_calls_the_app_makes(
             "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
             "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
         }, name
+
+
+def test_streaming_deployment_streams_note_events_end_to_end(tmp_path: Path) -> None:
+    """NotesStreamingFunction as deployed: the staged package, started through the template's
+    exec wrapper (as Lambda starts it) against a local Runtime API, on a local DynamoDB."""
+    pytest.importorskip("moto.server")
+    from lambda_asgi.local.runtime_api import RuntimeAPIServer
+
+    if str(ROOT / "examples") not in sys.path:
+        sys.path.insert(0, str(ROOT / "examples"))
+    from notes.local_dynamodb import app_environment, start_local_dynamodb
+
+    name = "NotesStreamingFunction"
+    template = load_template()
+    env = function_env(template, name)
+    task, opt_python = stage_package(template, name, tmp_path)
+    wrapper = staged_path(env["AWS_LAMBDA_EXEC_WRAPPER"], task, opt_python)
+    table = f"notes-{uuid.uuid4().hex[:8]}"
+    local = start_local_dynamodb(table)
+    log = tmp_path / "function.log"
+    try:
+        dynamodb = boto3_client(local.endpoint_url)
+        with RuntimeAPIServer(function_name=name) as api, open(log, "wb") as log_file:
+            child_env = {
+                "PATH": os.environ.get("PATH", ""),
+                **{k: v for k, v in env.items() if isinstance(v, str)},
+                **app_environment(local.endpoint_url, table),
+                "AWS_LAMBDA_RUNTIME_API": api.address,
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "LAMBDA_TASK_ROOT": str(task),
+                "_HANDLER": template["Resources"][name]["Properties"]["Handler"],
+                # Where Lambda mounts the layer; the wrapper adds the task root before it.
+                "PYTHONPATH": os.pathsep.join([str(opt_python), sysconfig.get_paths()["purelib"]]),
+                "POWERTOOLS_METRICS_DISABLED": "true",
+            }
+            # Lambda runs: $AWS_LAMBDA_EXEC_WRAPPER <interpreter> <managed runtime's arguments>
+            command = [str(wrapper), sys.executable, "/var/runtime/bootstrap.py"]
+            proc = subprocess.Popen(
+                command, cwd=task, env=child_env, stdout=log_file, stderr=subprocess.STDOUT
+            )
+            try:
+                event = http_api_v2_event(
+                    "GET",
+                    "/notes/events",
+                    "limit=1&interval=0.05&timeout=30",
+                    domain="abcdefghij.lambda-url.us-east-1.on.aws",
+                )
+                handle = api.submit(event)
+                received = b""
+                chunks = handle.iter_chunks(timeout=30)
+                while b"event: snapshot" not in received:
+                    received += next(chunks)
+                written_at = time.monotonic()
+                note = {"id": "n1", "title": "t", "body": "", "created_at": "2030-01-01"}
+                dynamodb.put_item(TableName=table, Item={k: {"S": v} for k, v in note.items()})
+                for chunk in chunks:
+                    received += chunk
+                handle.wait(10)
+            finally:
+                proc.terminate()
+                proc.wait(10)
+    finally:
+        local.stop()
+
+    output = log.read_text(errors="replace")
+    assert handle.status == "success", output
+    prelude, body = handle.http_response()
+    assert prelude["statusCode"] == 200, output
+    assert prelude["headers"]["content-type"] == "text/event-stream; charset=utf-8"
+    blocks = [block.split("\n") for block in body.decode().split("\n\n")]
+    assert blocks[-1] == [""]  # the stream ends with a complete event
+    events = [(lines[:-1], json.loads(lines[-1].removeprefix("data: "))) for lines in blocks[:-1]]
+    assert events == [
+        (["event: snapshot"], {"notes": []}),
+        (["event: created", "id: 1"], note),
+        (["event: end"], {"reason": "limit", "changes": 1}),
+    ]
+    # The created event left the function after the note was written: it was streamed, not
+    # buffered until the end.
+    created_chunk = next(c for c in handle.chunks if b"event: created" in c.data)
+    assert created_chunk.at > written_at
+
+
+def boto3_client(endpoint_url: str) -> Any:
+    """A DynamoDB client on the local endpoint, independent of the function's."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
