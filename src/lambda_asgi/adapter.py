@@ -26,7 +26,7 @@ from .events import EventSource, detect_source
 from .events.base import ResponseHeaders
 from .lifespan import Lifespan, LifespanMode
 from .streaming import BufferedStreamError, StreamingMode, buffer_stream, payload_too_large
-from .sync_bridge import ASGIApp, SyncResponse, call_asgi_sync
+from .sync_bridge import ASGIApp, SyncResponse, call_asgi_sync, new_runner
 
 __all__ = ["Invocation", "LambdaAdapter", "get_runner", "load_app", "zero_code_handler"]
 
@@ -42,7 +42,7 @@ def get_runner() -> asyncio.Runner:
     try:
         return cast(asyncio.Runner, _thread_state.runner)
     except AttributeError:
-        runner = asyncio.Runner()
+        runner = new_runner()
         runner.get_loop()
         _thread_state.runner = runner
         return runner

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
 
@@ -46,6 +46,10 @@ class AdapterConfig:
     base_path: str = ""
     text_mime_types: frozenset[str] = DEFAULT_TEXT_MIME_TYPES
     exclude_headers: frozenset[str] = frozenset()
+    # Answers of is_text() by (content type, encoding): an app uses few distinct values.
+    _text_cache: dict[tuple[str, str], bool] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(
@@ -74,6 +78,16 @@ class AdapterConfig:
 
     def is_text(self, content_type: str, content_encoding: str) -> bool:
         """Whether a body of this type and encoding can travel as text (else base64)."""
+        key = (content_type, content_encoding)
+        cache = self._text_cache
+        known = cache.get(key)
+        if known is None:
+            if len(cache) >= 256:
+                cache.clear()  # a bound against apps that vary the type per request
+            known = cache[key] = self._is_text(content_type, content_encoding)
+        return known
+
+    def _is_text(self, content_type: str, content_encoding: str) -> bool:
         if content_encoding and content_encoding not in ("identity",):
             return False  # gzip/br/deflate bodies are bytes, whatever their type
         if not content_type:

@@ -8,15 +8,16 @@ from typing import Any
 from ..config import AdapterConfig
 from ..errors import InvalidEventError
 from .base import (
-    ASGI_VERSION,
     EventSource,
     ResponseHeaders,
     decode_body,
     encode_body,
+    encode_header_value,
     get_map,
     header_pairs,
+    make_scope,
     quote_path,
-    server_from_host,
+    require_str,
     split_root_path,
 )
 
@@ -50,9 +51,7 @@ class HttpApiV2Source(EventSource):
     ) -> tuple[dict[str, Any], bytes]:
         request_context = get_map(event, "requestContext")
         http = get_map(request_context, "http")
-        method = http.get("method")
-        if not isinstance(method, str) or not method:
-            raise InvalidEventError("event field 'requestContext.http.method' is missing")
+        method = require_str(http.get("method"), "requestContext.http.method")
         raw = event.get("rawPath") or "/"
         if not isinstance(raw, str):
             raise InvalidEventError("event field 'rawPath' must be a string")
@@ -64,39 +63,31 @@ class HttpApiV2Source(EventSource):
             if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
                 raise InvalidEventError("event field 'cookies' must be a list of strings")
             headers = [h for h in headers if h[0] != b"cookie"]
-            headers.append((b"cookie", "; ".join(cookies).encode("latin-1", "replace")))
-        header_map = dict(headers)
+            headers.append((b"cookie", encode_header_value("; ".join(cookies), "cookies")))
 
-        scheme = header_map.get(b"x-forwarded-proto", b"https").decode("latin-1")
-        host = header_map.get(b"host")
-        server = server_from_host(
-            host.decode("latin-1") if host else request_context.get("domainName"),
-            header_map.get(b"x-forwarded-port", b"").decode("latin-1"),
-            scheme,
-        )
         stage = request_context.get("stage")
-        stage_prefix = (
-            f"/{stage}" if isinstance(stage, str) and stage not in ("", "$default") else ""
-        )
+        root_path = ""
+        if (isinstance(stage, str) and stage not in ("", "$default")) or config.base_path:
+            stage_prefix = f"/{stage}" if stage not in (None, "", "$default") else ""
+            root_path = split_root_path(path, (stage_prefix, config.base_path))
         query = event.get("rawQueryString") or ""
-        protocol = http.get("protocol")
+        if not isinstance(query, str):
+            raise InvalidEventError("event field 'rawQueryString' must be a string")
         source_ip = http.get("sourceIp")
-        scope = {
-            "type": "http",
-            "asgi": ASGI_VERSION,
-            "http_version": _http_version(protocol),
-            "method": method.upper(),
-            "scheme": scheme,
-            "path": path,
-            "raw_path": raw_path,
-            "root_path": split_root_path(path, (stage_prefix, config.base_path)),
-            "query_string": query.encode("utf-8") if isinstance(query, str) else b"",
-            "headers": headers,
-            "client": (source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
-            "server": server,
-            "aws.event": event,
-            "aws.context": context,
-        }
+        scope = make_scope(
+            event,
+            context,
+            method=method,
+            path=path,
+            raw_path=raw_path,
+            root_path=root_path,
+            query_string=query.encode("utf-8"),
+            headers=headers,
+            # sourceIp is what API Gateway itself saw; X-Forwarded-For can be forged.
+            client=(source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
+            default_host=request_context.get("domainName"),
+            http_version=_http_version(http.get("protocol")),
+        )
         return scope, decode_body(event)
 
     def to_response(
