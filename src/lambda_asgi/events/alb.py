@@ -17,10 +17,11 @@ from .base import (
     ResponseHeaders,
     decode_body,
     encode_body,
+    event_headers,
     forwarded_client,
+    is_mapping,
     make_scope,
     merged_items,
-    multi_header_pairs,
     reason_phrase,
     require_str,
     requote,
@@ -49,16 +50,14 @@ class AlbSource(EventSource):
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         context = event.get("requestContext")
-        return isinstance(context, Mapping) and "elb" in context
+        return is_mapping(context) and "elb" in context
 
     def to_scope(
         self, event: Mapping[str, Any], context: Any, config: AdapterConfig
     ) -> tuple[dict[str, Any], bytes]:
         method = require_str(event.get("httpMethod"), "httpMethod")
         path, raw_path = split_encoded_path(require_str(event.get("path") or "/", "path"))
-        headers = multi_header_pairs(
-            merged_items(event, "multiValueHeaders", "headers", fold_case=True), "headers"
-        )
+        headers = event_headers(event, "multiValueHeaders", "headers")
         # Query keys and values are still encoded: join them as they are (no double encoding).
         query = "&".join(
             f"{requote(key)}={requote(value)}"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import quote, unquote
 
 from ..config import AdapterConfig
@@ -29,9 +30,11 @@ __all__ = [
     "decode_body",
     "encode_body",
     "encode_query",
+    "event_headers",
     "forwarded_client",
     "get_map",
     "header_pairs",
+    "is_mapping",
     "make_scope",
     "merged_items",
     "multi_header_pairs",
@@ -238,9 +241,17 @@ def server_from_host(host: str | None, port_header: str | None, scheme: str) -> 
     return (host, default_port)
 
 
+def is_mapping(value: object) -> TypeGuard[Mapping[str, Any]]:
+    """``isinstance(value, Mapping)``, fast for the JSON objects Lambda hands over (dicts)."""
+    return type(value) is dict or isinstance(value, Mapping)
+
+
 # What stays as it is when text that should already be percent-encoded is made safe: existing
 # escapes ("%") and every reserved character; spaces, quotes and non-ASCII get encoded.
 _ENCODED_SAFE = "!#$%&'()*+,/:;=?@[]~"
+# Fast-path checks (a regex search is far cheaper than urllib's quote/unquote).
+_NEEDS_REQUOTE = re.compile(r"[^A-Za-z0-9!#$%&'()*+,/:;=?@\[\]~._-]").search
+_NEEDS_QUOTE = re.compile(r"[^A-Za-z0-9_.~-]").search
 
 
 def requote(text: str) -> str:
@@ -249,7 +260,7 @@ def requote(text: str) -> str:
     For paths and query strings that arrive already encoded (REST, ALB, Lattice, CloudFront):
     idempotent on well-formed input, and safe for a stray space or non-ASCII character.
     """
-    return quote(text, safe=_ENCODED_SAFE)
+    return quote(text, safe=_ENCODED_SAFE) if _NEEDS_REQUOTE(text) else text
 
 
 def split_encoded_path(raw: str) -> tuple[str, bytes]:
@@ -260,7 +271,7 @@ def split_encoded_path(raw: str) -> tuple[str, bytes]:
     """
     if not raw.startswith("/"):
         raw = "/" + raw
-    return unquote(raw), requote(raw).encode("ascii")
+    return (unquote(raw) if "%" in raw else raw), requote(raw).encode("ascii")
 
 
 def encode_query(pairs: Iterable[tuple[str, str]]) -> bytes:
@@ -268,9 +279,14 @@ def encode_query(pairs: Iterable[tuple[str, str]]) -> bytes:
 
     ``+`` becomes ``%2B`` and a space ``%20``, so no parser can confuse them.
     """
-    return "&".join(
-        f"{quote(key, safe='')}={quote(value, safe='')}" for key, value in pairs
-    ).encode("ascii")
+    try:
+        return "&".join(
+            f"{quote(key, safe='') if _NEEDS_QUOTE(key) else key}="
+            f"{quote(value, safe='') if _NEEDS_QUOTE(value) else value}"
+            for key, value in pairs
+        ).encode("ascii")
+    except TypeError:
+        raise InvalidEventError("query string parameter names and values must be strings") from None
 
 
 def require_str(value: object, field: str) -> str:
@@ -301,16 +317,27 @@ def merged_items(
     fill only one of the two (or both, differently), so nothing present in either is lost.
     ``fold_case`` compares names case-insensitively (headers) rather than exactly (queries).
     """
-    items: list[tuple[str, str]] = []
-    seen: set[str] = set()
-    for name, values in get_map(event, multi_key).items():
-        key = str(name)
-        seen.add(key.lower() if fold_case else key)
-        items.extend((key, value) for value in value_list(values, f"{multi_key}[{key!r}]"))
-    for name, value in get_map(event, single_key).items():
-        key = str(name)
-        if (key.lower() if fold_case else key) not in seen:
-            items.extend((key, item) for item in value_list(value, f"{single_key}[{key!r}]"))
+    multi = get_map(event, multi_key)
+    single = get_map(event, single_key)
+    # Element types are checked where values are encoded (the header and query helpers).
+    items = [
+        (name, value)
+        for name, values in multi.items()
+        for value in (values if type(values) is list else value_list(values, multi_key))
+    ]
+    if not single or single.keys() <= multi.keys():
+        # What AWS sends: the single-value map holds a subset of the multi-value names.
+        return items
+    if multi and fold_case:
+        seen = {str(name).lower() for name in multi}
+        extra = [(n, v) for n, v in single.items() if str(n).lower() not in seen]
+    else:
+        extra = [(n, v) for n, v in single.items() if n not in multi]
+    items += [
+        (name, item)
+        for name, value in extra
+        for item in ((value,) if type(value) is str else value_list(value, single_key))
+    ]
     return items
 
 
@@ -320,17 +347,59 @@ def multi_header_pairs(items: Iterable[tuple[str, str]], where: str) -> list[tup
     Repeated headers stay separate pairs, except ``Cookie``: several become one header joined
     with ``"; "`` (RFC 6265), since frameworks read only the first ``cookie`` header.
     """
-    headers: list[tuple[bytes, bytes]] = []
-    cookies: list[str] = []
-    for name, value in items:
-        lower = name.lower()
-        if lower == "cookie":
-            if value:
-                cookies.append(value)
-            continue
-        headers.append((lower.encode("latin-1", "replace"), encode_header_value(value, where)))
-    if cookies:
-        headers.append((b"cookie", encode_header_value("; ".join(cookies), where)))
+    try:
+        # Fast path: string names and latin-1 string values, as AWS sends them.
+        headers = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in items
+        ]
+    except (AttributeError, UnicodeEncodeError):
+        headers = [
+            (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
+            for name, value in items
+            if value is not None
+        ]
+    return _join_cookies(headers)
+
+
+def event_headers(
+    event: Mapping[str, Any], multi_key: str, single_key: str
+) -> list[tuple[bytes, bytes]]:
+    """ASGI headers from an event's multi- and single-value header maps (see
+    :func:`merged_items` and :func:`multi_header_pairs`), with a fast path for AWS's shape."""
+    multi = get_map(event, multi_key)
+    single = get_map(event, single_key)
+    try:
+        if (not single or single.keys() <= multi.keys()) and all(
+            type(values) is list for values in multi.values()
+        ):
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, values in multi.items()
+                for value in values
+            ]
+        elif not multi:
+            headers = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in single.items()
+            ]
+        else:
+            raise TypeError("the maps need merging")
+    except (AttributeError, TypeError, UnicodeEncodeError):
+        return multi_header_pairs(
+            merged_items(event, multi_key, single_key, fold_case=True), single_key
+        )
+    return _join_cookies(headers)
+
+
+def _join_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """Several ``cookie`` headers become one, joined with ``"; "`` (RFC 6265); empty ones go."""
+    cookies = [value for name, value in headers if name == b"cookie"]
+    if len(cookies) < 2 and (not cookies or cookies[0]):
+        return headers
+    headers = [header for header in headers if header[0] != b"cookie"]
+    joined = b"; ".join(cookie for cookie in cookies if cookie)
+    if joined:
+        headers.append((b"cookie", joined))
     return headers
 
 

@@ -21,6 +21,7 @@ from .base import (
     body_bytes,
     encode_body,
     get_map,
+    is_mapping,
     make_scope,
     multi_header_pairs,
     reason_phrase,
@@ -75,17 +76,13 @@ logger = logging.getLogger("lambda_asgi")
 
 def edge_request(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """``Records[0].cf`` of a request trigger, or ``None`` (cheap; never raises)."""
-    records = event.get("Records")
-    if not isinstance(records, list) or not records or not isinstance(records[0], Mapping):
+    try:
+        cf = event["Records"][0]["cf"]
+        if "response" in cf or not is_mapping(cf["request"]):
+            return None
+    except (KeyError, IndexError, TypeError):
         return None
-    cf = records[0].get("cf")
-    if (
-        not isinstance(cf, Mapping)
-        or "response" in cf
-        or not isinstance(cf.get("request"), Mapping)
-    ):
-        return None
-    return cf
+    return cf if is_mapping(cf) else None
 
 
 def _event_type(event: Mapping[str, Any]) -> str:
@@ -178,22 +175,27 @@ class LambdaEdgeSource(EventSource):
 
 def _header_items(request: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """``(name, value)`` for every value of every header (``{name: [{key, value}, ...]}``)."""
-    items: list[tuple[str, Any]] = []
-    for name, entries in get_map(request, "headers").items():
-        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+    headers = get_map(request, "headers")
+    try:
+        return [(name, entry["value"]) for name, entries in headers.items() for entry in entries]
+    except (KeyError, TypeError):
+        pass
+    for name, entries in headers.items():
+        if not isinstance(entries, list) or not all(
+            is_mapping(e) and "value" in e for e in entries
+        ):
             raise InvalidEventError(
                 f"event field 'Records[0].cf.request.headers[{name!r}]' must be a list of "
                 '{"key": ..., "value": ...} objects'
             )
-        items.extend((str(name), entry.get("value")) for entry in entries)
-    return items
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _request_body(request: Mapping[str, Any]) -> bytes:
     body = request.get("body")
     if body is None:
         return b""
-    if not isinstance(body, Mapping):
+    if not is_mapping(body):
         raise InvalidEventError("event field 'Records[0].cf.request.body' must be an object")
     if body.get("inputTruncated"):
         raise InvalidEventError(

@@ -25,6 +25,7 @@ from .base import (
     encode_query,
     forwarded_client,
     get_map,
+    is_mapping,
     make_scope,
     multi_header_pairs,
     reason_phrase,
@@ -40,9 +41,7 @@ __all__ = ["SOURCE_V1", "SOURCE_V2", "LatticeV1Source", "LatticeV2Source"]
 
 
 def _is_v2_context(context: object) -> bool:
-    return isinstance(context, Mapping) and (
-        "serviceNetworkArn" in context or "targetGroupArn" in context
-    )
+    return is_mapping(context) and ("serviceNetworkArn" in context or "targetGroupArn" in context)
 
 
 class LatticeV1Source(EventSource):

@@ -18,10 +18,11 @@ from .base import (
     decode_body,
     encode_body,
     encode_query,
+    event_headers,
     get_map,
+    is_mapping,
     make_scope,
     merged_items,
-    multi_header_pairs,
     quote_path,
     require_str,
     split_encoded_path,
@@ -45,7 +46,7 @@ class RestApiSource(EventSource):
         # No requestContext: minimal events from test consoles and docs. ALB events carry
         # requestContext.elb; WebSocket events (some also have httpMethod) carry eventType.
         return context is None or (
-            isinstance(context, Mapping) and "elb" not in context and "eventType" not in context
+            is_mapping(context) and "elb" not in context and "eventType" not in context
         )
 
     def to_scope(
@@ -55,9 +56,7 @@ class RestApiSource(EventSource):
         raw = event.get("path") or "/"
         path, raw_path = split_encoded_path(require_str(raw, "path"))
         request_context = get_map(event, "requestContext")
-        headers = multi_header_pairs(
-            merged_items(event, "multiValueHeaders", "headers", fold_case=True), "headers"
-        )
+        headers = event_headers(event, "multiValueHeaders", "headers")
         header_map = dict(headers)
         domain = request_context.get("domainName")
         host = header_map.get(b"host", b"").decode("latin-1")
@@ -140,7 +139,7 @@ def public_prefix(
     if isinstance(context_path, str) and context_path:
         # Compare decoded (HTTP API 1.0 sends requestContext.path decoded, path encoded) and
         # without trailing slashes (REST adds one to requestContext.path for some routes).
-        full = unquote(context_path).rstrip("/")
+        full = (unquote(context_path) if "%" in context_path else context_path).rstrip("/")
         tail = path.rstrip("/")
         if full.endswith(tail):
             prefix = full[: len(full) - len(tail)].rstrip("/")
