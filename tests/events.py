@@ -83,6 +83,14 @@ def function_url_event(
     return event
 
 
+def grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """``{name: [values...]}`` from ``(name, value)`` pairs, in order (multi-value maps)."""
+    result: dict[str, list[str]] = {}
+    for name, value in pairs:
+        result.setdefault(name, []).append(value)
+    return result
+
+
 def rest_event(
     method: str = "GET",
     path: str = "/",
@@ -112,12 +120,8 @@ def rest_event(
         ("X-Forwarded-Proto", "https"),
         *(headers or []),
     ]
-    multi_headers: dict[str, list[str]] = {}
-    for name, value in pairs:
-        multi_headers.setdefault(name, []).append(value)
-    multi_query: dict[str, list[str]] = {}
-    for key, value in query or []:
-        multi_query.setdefault(key, []).append(value)
+    multi_headers = grouped(pairs)
+    multi_query = grouped(query or [])
     if version == "1.0":
         prefix = ""
     elif ".execute-api." in domain:
@@ -198,14 +202,8 @@ def alb_event(
         "isBase64Encoded": False,
     }
     if multi_value:
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in pairs:
-            multi_headers.setdefault(name, []).append(value)
-        multi_query: dict[str, list[str]] = {}
-        for key, value in query or []:
-            multi_query.setdefault(key, []).append(value)
-        event["multiValueHeaders"] = multi_headers
-        event["multiValueQueryStringParameters"] = multi_query
+        event["multiValueHeaders"] = grouped(pairs)
+        event["multiValueQueryStringParameters"] = grouped(query or [])
     else:
         # Single-value mode keeps the LAST value of a repeated name.
         event["headers"] = dict(pairs)
@@ -283,18 +281,14 @@ def lattice_event(
         ("x-forwarded-for", "10.0.0.7"),
         *(headers or []),
     ]
-    grouped: dict[str, list[str]] = {}
-    for name, value in pairs:
-        grouped.setdefault(name, []).append(value)
-    query_grouped: dict[str, list[str]] = {}
-    for key, value in query or []:
-        query_grouped.setdefault(key, []).append(value)
+    headers_grouped = grouped(pairs)
+    query_grouped = grouped(query or [])
     encoded = base64.b64encode(body).decode() if body is not None else ""
     if version == 1:
         return {
             "raw_path": path,
             "method": method,
-            "headers": {name: ",".join(values) for name, values in grouped.items()},
+            "headers": {name: ",".join(values) for name, values in headers_grouped.items()},
             "query_string_parameters": {key: values[-1] for key, values in query_grouped.items()},
             "body": encoded,
             "is_base64_encoded": body is not None,
@@ -303,7 +297,7 @@ def lattice_event(
         "version": "2.0",
         "path": path,
         "method": method,
-        "headers": grouped,
+        "headers": headers_grouped,
         "queryStringParameters": query_grouped,
         "body": encoded,
         "isBase64Encoded": body is not None,

@@ -29,6 +29,7 @@ from lambda_asgi.config import AdapterConfig
 from lambda_asgi.events import detect_source
 
 from .conftest import corpus_entries
+from .events import grouped
 
 DATA_CLASSES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "apigw-rest-v1": APIGatewayProxyEvent,
@@ -43,13 +44,6 @@ KINDS = (*DATA_CLASSES, "alb-multivalue")
 
 def as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
-
-
-def grouped(pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for name, value in pairs:
-        result.setdefault(name, []).append(value)
-    return result
 
 
 def powertools_query(kind: str, pt: Any) -> dict[str, list[str]]:

@@ -22,12 +22,12 @@ from .base import (
     is_mapping,
     make_scope,
     merged_items,
-    reason_phrase,
     require_str,
     requote,
     single_value_headers,
     split_encoded_path,
     split_root_path,
+    status_description,
 )
 
 __all__ = ["ALB_RESPONSE_LIMIT", "SOURCE", "AlbSource", "is_multi_value"]
@@ -91,7 +91,7 @@ class AlbSource(EventSource):
         text, is_base64 = encode_body(body, headers, config)
         response: dict[str, Any] = {
             "statusCode": status,
-            "statusDescription": f"{status} {reason_phrase(status)}".rstrip(),
+            "statusDescription": status_description(status),
             "isBase64Encoded": is_base64,
             "body": text,
         }

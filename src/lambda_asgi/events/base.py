@@ -46,6 +46,7 @@ __all__ = [
     "single_value_headers",
     "split_encoded_path",
     "split_root_path",
+    "status_description",
     "value_list",
 ]
 
@@ -467,6 +468,11 @@ def reason_phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
+
+
+def status_description(status: int) -> str:
+    """ALB's and Lattice's ``statusDescription``: ``"200 OK"`` (``"299"`` for an unknown code)."""
+    return f"{status} {reason_phrase(status)}".rstrip()
 
 
 # Every spelling of "set-cookie" that differs only in letter case: 2 ** 9 of them.

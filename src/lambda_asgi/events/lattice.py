@@ -28,12 +28,12 @@ from .base import (
     is_mapping,
     make_scope,
     multi_header_pairs,
-    reason_phrase,
     require_str,
     requote,
     single_value_headers,
     split_encoded_path,
     split_root_path,
+    status_description,
     value_list,
 )
 
@@ -103,7 +103,7 @@ class LatticeV1Source(EventSource):
         text, is_base64 = encode_body(body, headers, config)
         return {
             "statusCode": status,
-            "statusDescription": f"{status} {reason_phrase(status)}".rstrip(),
+            "statusDescription": status_description(status),
             "headers": single_value_headers(headers),
             "body": text,
             "isBase64Encoded": is_base64,
