@@ -17,6 +17,7 @@ import base64
 import json
 import queue
 import socketserver
+import sys
 import threading
 import time
 import uuid
@@ -541,11 +542,19 @@ class _HTTPServer(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     api: RuntimeAPIServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A runtime killed or stopped mid-request resets its connection: not an error here.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """One connection from the runtime (HTTP/1.1, kept alive)."""
 
     protocol_version = "HTTP/1.1"
+    # Small responses must not wait for the runtime's delayed ACK (Nagle's algorithm).
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_GET(self) -> None:
