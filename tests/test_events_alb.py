@@ -6,9 +6,12 @@ import base64
 import json
 import logging
 from typing import Any
+from urllib.parse import parse_qsl, quote_plus
 
 import pytest
 from fastapi import FastAPI, Request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
 from lambda_asgi import LambdaAdapter
@@ -17,7 +20,7 @@ from lambda_asgi.events import detect_source
 from lambda_asgi.events.alb import ALB_RESPONSE_LIMIT, SOURCE
 from lambda_asgi.events.base import MAX_SINGLE_VALUE_COOKIES, ResponseHeaders
 
-from .events import PNG_BYTES, alb_event, fixed_response_app
+from .events import PNG_BYTES, alb_event, fixed_response_app, grouped
 
 HOST = "my-alb-123.us-east-1.elb.amazonaws.com"
 
@@ -248,3 +251,26 @@ def test_response_over_one_megabyte_is_a_clear_502() -> None:
     small = b"x" * (ALB_RESPONSE_LIMIT - 1024)
     handler = LambdaAdapter(fixed_response_app(200, [(b"content-type", b"text/plain")], small))
     assert handler(alb_event(), None)["body"] == small.decode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=8), st.text(max_size=12)), min_size=1, max_size=5
+    ),
+    st.booleans(),
+)
+def test_any_client_query_reaches_the_app_unchanged(
+    pairs: list[tuple[str, str]], multi_value: bool
+) -> None:
+    """ALB forwards the client's encoding (here the browser form: quote_plus); no double
+    encoding, so the app parses back exactly what the client meant."""
+    if not multi_value:
+        pairs = list(dict(pairs).items())  # single-value mode keeps one value per key
+    raw = [(quote_plus(key), quote_plus(value)) for key, value in pairs]
+    scope = scope_of(alb_event(query=raw, multi_value=multi_value))
+    # Byte for byte what ALB forwarded (the multi-value map groups a repeated key's values).
+    forwarded = [(key, value) for key, values in grouped(raw).items() for value in values]
+    assert scope["query_string"] == "&".join(f"{k}={v}" for k, v in forwarded).encode()
+    parsed = parse_qsl(scope["query_string"].decode("ascii"), keep_blank_values=True)
+    assert grouped(parsed) == grouped(pairs)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 import pytest
 from fastapi import FastAPI, Request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.responses import PlainTextResponse
 
 from lambda_asgi import LambdaAdapter, UnsupportedEventError
@@ -17,7 +19,7 @@ from lambda_asgi.events import detect_source
 from lambda_asgi.events.base import ResponseHeaders
 from lambda_asgi.events.rest_v1 import SOURCE
 
-from .events import PNG_BYTES, fixed_response_app, rest_event
+from .events import PNG_BYTES, fixed_response_app, grouped, rest_event
 
 EXECUTE_API = "abc123.execute-api.us-east-1.amazonaws.com"
 
@@ -385,3 +387,21 @@ def test_websocket_event_with_http_fields_is_not_served() -> None:
     )
     with pytest.raises(UnsupportedEventError, match="WebSocket"):
         LambdaAdapter(fixed_response_app(), lifespan="off")(event, None)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=8), st.text(max_size=12)), min_size=1, max_size=5
+    ),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12),
+)
+def test_any_decoded_query_and_path_round_trip(pairs: list[tuple[str, str]], segment: str) -> None:
+    """Whatever API Gateway decoded, the app parses back the same values and path."""
+    event = rest_event(path="/" + quote(segment, safe=""), query=pairs)
+    scope = scope_of(event)
+    parsed = parse_qsl(scope["query_string"].decode("ascii"), keep_blank_values=True)
+    # Pairs group by key in the multi-value map, so compare per key, in order.
+    assert grouped(parsed) == grouped(pairs)
+    assert scope["path"] == "/prod/" + segment
+    assert unquote(scope["raw_path"].decode("ascii")) == scope["path"]
