@@ -27,6 +27,7 @@ from typing import Any, Literal, get_args
 
 from ..adapter import LambdaAdapter
 from ..errors import ConfigurationError
+from ..events import detect_source
 from .client import NextInvocation, RuntimeAPIError, RuntimeClient
 from .context import invocation_context
 from .faults import RuntimeFault, error_body, error_type
@@ -39,6 +40,10 @@ __all__ = ["InvokeMode", "Runtime", "main"]
 logger = logging.getLogger("lambda_asgi")
 
 InvokeMode = Literal["buffered", "response_stream"]
+
+#: Event sources whose front door can take a streamed response (Function URL in
+#: RESPONSE_STREAM mode, REST API with responseTransferMode=STREAM).
+STREAMING_SOURCES = frozenset({"function-url", "apigw-rest-v1"})
 
 #: Name of the internal extension registered to receive SIGTERM.
 EXTENSION_NAME = "lambda-asgi"
@@ -151,11 +156,14 @@ class Runtime:
     def _serve_asgi(
         self, adapter: LambdaAdapter, request_id: str, event: Any, context: Any
     ) -> None:
-        invocation = adapter.invoke(event, context, stream=self.streaming)
+        # Only a Function URL or a REST API can take a stream; an event from any other front
+        # door of the same function gets the buffered response it expects.
+        stream = self.streaming and detect_source(event).name in STREAMING_SOURCES
+        invocation = adapter.invoke(event, context, stream=stream)
         completed = True
         if invocation.streamed is not None:
             completed = post_streamed(self.client, request_id, adapter, invocation)
-        elif self.streaming:
+        elif stream:
             assert invocation.result is not None
             post_proxy_as_stream(self.client, request_id, invocation.result)
         else:
