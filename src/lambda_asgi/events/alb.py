@@ -58,6 +58,7 @@ class AlbSource(EventSource):
         method = require_str(event.get("httpMethod"), "httpMethod")
         path, raw_path = split_encoded_path(require_str(event.get("path") or "/", "path"))
         headers = event_headers(event, "multiValueHeaders", "headers")
+        header_map = dict(headers)
         # Query keys and values are still encoded: join them as they are (no double encoding).
         query = "&".join(
             f"{requote(key)}={requote(value)}"
@@ -74,7 +75,8 @@ class AlbSource(EventSource):
             root_path=split_root_path(path, (config.base_path,)),
             query_string=query.encode("ascii"),
             headers=headers,
-            client=forwarded_client(dict(headers)),
+            client=forwarded_client(header_map),
+            header_map=header_map,
             # Health checks come without X-Forwarded-Proto, over plain HTTP.
             default_scheme="http",
         )

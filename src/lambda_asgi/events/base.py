@@ -428,12 +428,15 @@ def make_scope(
     default_scheme: str = "https",
     default_host: object = None,
     http_version: str = "1.1",
+    header_map: Mapping[bytes, bytes] | None = None,
 ) -> dict[str, Any]:
     """The ASGI HTTP scope, with ``scheme`` and ``server`` read from the forwarding headers.
 
-    ``path`` is the full decoded path including ``root_path`` (ASGI spec).
+    ``path`` is the full decoded path including ``root_path`` (ASGI spec). ``header_map``:
+    ``dict(headers)`` when the caller has built it already.
     """
-    header_map = dict(headers)
+    if header_map is None:
+        header_map = dict(headers)
     proto = header_map.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
     scheme = proto if proto in ("http", "https") else default_scheme
     host = header_map.get(b"host")

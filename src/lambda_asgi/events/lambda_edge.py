@@ -124,6 +124,7 @@ class LambdaEdgeSource(EventSource):
             query_string=requote(query).encode("ascii") if isinstance(query, str) else b"",
             headers=headers,
             client=(client_ip, 0) if isinstance(client_ip, str) and client_ip else None,
+            header_map=header_map,
             default_host=get_map(cf, "config").get("distributionDomainName"),
         )
         # CloudFront tells the protocol only in CloudFront-Forwarded-Proto (when configured).

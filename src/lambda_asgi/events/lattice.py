@@ -69,6 +69,7 @@ class LatticeV1Source(EventSource):
             for value in value_list(values, f"headers[{name!r}]")
         ]
         headers = multi_header_pairs(items, "headers")
+        header_map = dict(headers)
         if attached_query:
             # The client's own query string, still encoded: the exact bytes it sent.
             query = requote(attached_query).encode("ascii")
@@ -88,7 +89,8 @@ class LatticeV1Source(EventSource):
             root_path=split_root_path(path, (config.base_path,)),
             query_string=query,
             headers=headers,
-            client=forwarded_client(dict(headers)),
+            client=forwarded_client(header_map),
+            header_map=header_map,
         )
         return scope, decode_body(event, self.base64_key)
 

@@ -91,6 +91,7 @@ class RestApiSource(EventSource):
             query_string=query,
             headers=headers,
             client=(source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
+            header_map=header_map,
             default_host=domain,
             http_version=_http_version(request_context.get("protocol")),
         )
