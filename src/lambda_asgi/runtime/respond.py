@@ -77,7 +77,6 @@ def post_streamed(
         stream.close()
         return False
     except Exception as exc:
-        timed_out = getattr(invocation, "timed_out", False)
         logger.error(
             "Streamed response %s failed after %d bytes: %s",
             request_id,
@@ -86,7 +85,8 @@ def post_streamed(
             exc_info=exc.__cause__ or exc,
         )
         stream.close()
-        writer.finish(stream_error_trailers(exc, "Function.Timeout" if timed_out else None))
+        kind = "Function.Timeout" if invocation.timed_out else None
+        writer.finish(stream_error_trailers(exc, kind))
         return False
     except BaseException:
         stream.close()
