@@ -1,15 +1,43 @@
-"""The ``lambda-asgi`` command line: ``invoke`` and ``runtime``."""
+"""The ``lambda-asgi`` command line: ``invoke``, ``serve`` and ``runtime``."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["main"]
+
+
+def _read_event(args: argparse.Namespace) -> Any:
+    """The event of ``invoke``: built from METHOD PATH with --source, else read from a file."""
+    if args.source:
+        from .local.front_door import HttpRequest, build_event
+
+        if args.path is None:
+            raise ValueError("--source needs a METHOD and a PATH, e.g. GET '/items?a=1'")
+        headers = []
+        for header in args.header:
+            name, sep, value = header.partition(":")
+            if not sep or not name.strip():
+                raise ValueError(f"--header {header!r} is not 'Name: value'")
+            headers.append((name.strip(), value.strip()))
+        body = (args.data or "").encode()
+        request = HttpRequest.from_target(args.event, args.path, headers=headers, body=body)
+        return build_event(args.source, request)
+    if args.path is not None:
+        raise ValueError(
+            f"unexpected argument {args.path!r}: give --source to build an event from a "
+            "METHOD and a PATH, or one EVENT file"
+        )
+    if args.event == "-":
+        return json.load(sys.stdin)
+    with open(args.event, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
@@ -18,14 +46,14 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     from .errors import ConfigurationError, InvalidEventError, UnsupportedEventError
 
     try:
-        if args.event == "-":
-            event: Any = json.load(sys.stdin)
-        else:
-            with open(args.event, encoding="utf-8") as handle:
-                event = json.load(handle)
+        event = _read_event(args)
     except (OSError, ValueError) as exc:
         print(f"lambda-asgi invoke: cannot read event {args.event!r}: {exc}", file=sys.stderr)
         return 2
+    if args.runtime:
+        return _invoke_in_runtime(args, event)
+    if args.app_dir:
+        sys.path.insert(0, os.path.abspath(args.app_dir))
     try:
         adapter = LambdaAdapter(load_app(args.app), lifespan=args.lifespan)
         result = adapter(event, LambdaContext.local())
@@ -38,6 +66,53 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _invoke_in_runtime(args: argparse.Namespace, event: Any) -> int:
+    """``invoke --runtime``: one invocation through a runtime child process and a local
+    Runtime API, like ``sam local invoke``; the runtime's logs go to standard error."""
+    from .local.sandbox import Sandbox
+
+    sandbox = Sandbox(
+        args.app,
+        app_dir=args.app_dir,
+        timeout_s=args.timeout,
+        environ={**os.environ, "LAMBDA_ASGI_LIFESPAN": args.lifespan},
+        output=sys.stderr,
+    )
+    sandbox.start()
+    try:
+        error = sandbox.wait_ready(args.timeout)
+        data = b""
+        if error is None:
+            invocation = sandbox.invoke(event)
+            data = invocation.wait()
+            error = invocation.error()
+    finally:
+        sandbox.stop()
+    if error is not None:
+        json.dump(error.body, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return 1
+    json.dump(json.loads(data), sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .local.serve import serve
+
+    return serve(
+        args.app,
+        host=args.host,
+        port=args.port,
+        source=args.source,
+        stream=args.stream,
+        reload=args.reload,
+        app_dir=args.app_dir,
+        timeout_s=args.timeout,
+        concurrency=args.concurrency,
+    )
+
+
 def _cmd_runtime(args: argparse.Namespace) -> int:
     from .runtime import main as runtime_main
 
@@ -46,6 +121,8 @@ def _cmd_runtime(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``lambda-asgi`` command."""
+    from .local.front_door import SOURCE_NAMES
+
     parser = argparse.ArgumentParser(
         prog="lambda-asgi", description="Run ASGI apps on AWS Lambda, and locally."
     )
@@ -54,9 +131,56 @@ def build_parser() -> argparse.ArgumentParser:
         "invoke", help="invoke APP with a Lambda event and print the proxy response"
     )
     invoke.add_argument("app", help="the ASGI app as package.module:attribute")
-    invoke.add_argument("event", help="a JSON event file, or - for standard input")
+    invoke.add_argument(
+        "event", help="a JSON event file, or - for standard input; with --source, the METHOD"
+    )
+    invoke.add_argument("path", nargs="?", help="with --source: the PATH, e.g. '/items?a=1'")
     invoke.add_argument("--lifespan", choices=("auto", "on", "off"), default="auto")
+    invoke.add_argument(
+        "--source", choices=SOURCE_NAMES, help="build the event this source sends for METHOD PATH"
+    )
+    invoke.add_argument(
+        "-H", "--header", action="append", default=[], help="with --source: 'Name: value'"
+    )
+    invoke.add_argument("-d", "--data", help="with --source: the request body")
+    invoke.add_argument(
+        "--runtime",
+        action="store_true",
+        help="invoke through a lambda-asgi runtime child process and a local Runtime API",
+    )
+    invoke.add_argument("--timeout", type=float, default=30.0, help="with --runtime, in seconds")
+    invoke.add_argument("--app-dir", default=".", help="put this directory on the module path")
     invoke.set_defaults(func=_cmd_invoke)
+    serve = commands.add_parser(
+        "serve",
+        help="serve APP locally behind an emulated AWS front door (needs the [local] extra)",
+        description="Each HTTP request becomes the chosen source's Lambda event, served by a "
+        "lambda-asgi runtime child process through a local Runtime API, as in Lambda.",
+    )
+    serve.add_argument("app", help="the ASGI app as package.module:attribute")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000, help="0 picks a free port")
+    serve.add_argument("--source", choices=SOURCE_NAMES, default="http-api")
+    serve.add_argument(
+        "--stream",
+        action="store_true",
+        help="response streaming (LAMBDA_ASGI_INVOKE_MODE=response_stream), as a Function URL "
+        "in RESPONSE_STREAM mode",
+    )
+    serve.add_argument(
+        "--reload", action="store_true", help="restart the runtime when .py files change"
+    )
+    serve.add_argument("--app-dir", default=".", help="put this directory on the module path")
+    serve.add_argument(
+        "--timeout", type=float, default=30.0, help="the function timeout, in seconds"
+    )
+    serve.add_argument(
+        "--concurrency",
+        type=int,
+        default=4,
+        help="most runtime processes at once (each serves one request at a time)",
+    )
+    serve.set_defaults(func=_cmd_serve)
     runtime = commands.add_parser(
         "runtime",
         help="run the Lambda Runtime API loop (response streaming, graceful shutdown)",
