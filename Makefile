@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test lint typecheck bench test-all fuzz soak clean
+.PHONY: run samples test lint typecheck bench test-all fuzz soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -13,7 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
+# The notes example on an embedded DynamoDB behind `lambda-asgi serve` (PORT=3000 by default).
 run: $(STAMP)
+	$(BIN)/python examples/run_notes.py
+
+# Every sample event of events/ through the hello example's handler.
+samples: $(STAMP)
 	$(BIN)/python examples/run_samples.py
 
 test: $(STAMP) lint
