@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast, get_args
 
 from .config import AdapterConfig
-from .deadline import DEFAULT_TIMEOUT_MARGIN_MS, DeadlineGuard, parse_margin, start_guard
+from .deadline import DEFAULT_TIMEOUT_MARGIN_MS, deadline_for, log_timeout, parse_margin
 from .errors import ConfigurationError, InvalidEventError
 from .events import EventSource, detect_source
 from .events.base import ResponseHeaders
 from .lifespan import Lifespan, LifespanMode
 from .streaming import BufferedStreamError, StreamingMode, buffer_stream, payload_too_large
-from .sync_bridge import ASGIApp, SyncResponse, call_asgi_sync, new_runner
+from .sync_bridge import AppTimeoutError, ASGIApp, SyncResponse, call_asgi_sync, new_runner
 
 __all__ = ["Invocation", "LambdaAdapter", "get_runner", "load_app", "zero_code_handler"]
 
@@ -61,12 +61,13 @@ class Invocation:
     result: dict[str, Any] | None = None
     streamed: SyncResponse | None = None
     _response: SyncResponse | None = field(default=None, repr=False)
-    _guard: DeadlineGuard | None = field(default=None, repr=False)
+    _timed_out: bool = field(default=False, repr=False)
 
     @property
     def timed_out(self) -> bool:
         """Whether the deadline guard cancelled the app (see ``timeout_margin_ms``)."""
-        return self._guard is not None and self._guard.fired
+        response = self._response or self.streamed
+        return self._timed_out or (response is not None and response.timed_out)
 
     def finish(self) -> None:
         """Run what the app does after its final body message; log what it raises."""
@@ -173,23 +174,19 @@ class LambdaAdapter:
         except UnicodeEncodeError as exc:
             raise _lone_surrogate_error(exc) from None
         scope["state"] = self._lifespan.state.copy()
-        runner = get_runner()
-        guard = start_guard(context, self.timeout_margin_ms, scope, runner.get_loop())
+        deadline = deadline_for(context, self.timeout_margin_ms)
         try:
-            response = call_asgi_sync(
-                self.app if guard is None else guard.wrap(self.app), scope, body, runner=runner
-            )
-        except (Exception, asyncio.CancelledError) as exc:
-            if guard is not None and guard.fired:
-                result = self.error_response(source, event, 504, _TIMEOUT_MESSAGE)
-                return Invocation(source, event, result=result, _guard=guard)
-            if not isinstance(exc, Exception):
-                raise
+            response = call_asgi_sync(self.app, scope, body, runner=get_runner(), deadline=deadline)
+        except AppTimeoutError:
+            log_timeout(scope, self.timeout_margin_ms)
+            result = self.error_response(source, event, 504, _TIMEOUT_MESSAGE)
+            return Invocation(source, event, result=result, _timed_out=True)
+        except Exception as exc:
             logger.exception("ASGI app failed on %s %s: %s", scope["method"], scope["path"], exc)
             if self.propagate_exceptions:
                 raise
             return Invocation(source, event, result=self.error_response(source, event, 500))
-        invocation = Invocation(source, event, _response=response, _guard=guard)
+        invocation = Invocation(source, event, _response=response)
         if response.needs_async:
             if stream:
                 invocation.streamed = response
@@ -198,9 +195,10 @@ class LambdaAdapter:
                 body = buffer_stream(response, mode=self.streaming, limit=source.response_limit)
             except BufferedStreamError as exc:
                 return self._refuse(invocation, exc.status, str(exc), scope)
+            except AppTimeoutError:
+                log_timeout(scope, self.timeout_margin_ms)
+                return self._refuse(invocation, 504, _TIMEOUT_MESSAGE, scope, log=False)
             except Exception as exc:
-                if invocation.timed_out:
-                    return self._refuse(invocation, 504, _TIMEOUT_MESSAGE, scope, log=False)
                 logger.exception("ASGI app failed while streaming %s: %s", scope["path"], exc)
                 if self.propagate_exceptions:
                     raise

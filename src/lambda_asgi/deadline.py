@@ -5,22 +5,22 @@ execution environment is thrown away (a cold start for the next request). Cancel
 ``timeout_margin_ms`` before the deadline instead leaves time to answer 504 with a JSON body,
 and keeps the warm environment (its event loop, pools, lifespan state) for the next request.
 
-The guard is a timer on the adapter's event loop, armed for the life of the app's task (its
-post-response work included, which would otherwise overrun the deadline too). Cancellation
+The guard is a deadline handed to the sync bridge, which arms a timer whenever it runs the
+loop for the app (its streaming and post-response work included, which would otherwise overrun
+the deadline too). An app that answers without suspending never needs the timer. Cancellation
 takes effect when the app next awaits: code that blocks the loop cannot be interrupted.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigurationError
-from .sync_bridge import ASGIApp, Receive, Send
 
-__all__ = ["DEFAULT_TIMEOUT_MARGIN_MS", "DeadlineGuard", "parse_margin", "start_guard"]
+__all__ = ["DEFAULT_TIMEOUT_MARGIN_MS", "deadline_for", "log_timeout", "parse_margin"]
 
 logger = logging.getLogger("lambda_asgi")
 
@@ -28,59 +28,29 @@ logger = logging.getLogger("lambda_asgi")
 DEFAULT_TIMEOUT_MARGIN_MS = 500
 
 
-class DeadlineGuard:
-    """Cancels one request's app task when its timer fires; :attr:`fired` tells if it did."""
-
-    __slots__ = ("fired", "label", "margin_ms", "task", "timer")
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, delay_s: float, margin_ms: int, label: str
-    ) -> None:
-        self.fired = False
-        self.label = label
-        self.margin_ms = margin_ms
-        self.task: asyncio.Task[Any] | None = None
-        self.timer = loop.call_later(max(0.0, delay_s), self._expire)
-
-    def wrap(self, app: ASGIApp) -> ASGIApp:
-        """``app`` run so that the guard knows its task and disarms when it ends."""
-
-        async def guarded(scope: Any, receive: Receive, send: Send) -> None:
-            self.task = asyncio.current_task()
-            try:
-                await app(scope, receive, send)
-            finally:
-                self.timer.cancel()
-
-        return guarded
-
-    def _expire(self) -> None:
-        task = self.task
-        if task is None or task.done():
-            return
-        self.fired = True
-        logger.error(
-            "Deadline guard: %s was still running %d ms before the Lambda deadline "
-            "(timeout_margin_ms); cancelled it so the invocation ends cleanly (504 if no "
-            "response had started)",
-            self.label,
-            self.margin_ms,
-        )
-        task.cancel()
-
-
-def start_guard(
-    context: Any, margin_ms: int, scope: Mapping[str, Any], loop: asyncio.AbstractEventLoop
-) -> DeadlineGuard | None:
-    """A guard for one request, or None (margin 0, or a context without a deadline)."""
+def deadline_for(context: Any, margin_ms: int) -> float | None:
+    """The loop-clock time at which to cancel the app, or None (margin 0, or a context
+    without ``get_remaining_time_in_millis``)."""
     if margin_ms <= 0:
         return None
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    if not callable(remaining):
+    if remaining is None:
         return None
-    delay_s = (remaining() - margin_ms) / 1000
-    label = f"{scope.get('method', '')} {scope.get('path', '')}"
-    return DeadlineGuard(loop, delay_s, margin_ms, label)
+    # The bridge's loop uses time.monotonic() as its clock (asyncio's default).
+    remaining_ms: float = remaining()
+    return time.monotonic() + (remaining_ms - margin_ms) / 1000
+
+
+def log_timeout(scope: Mapping[str, Any], margin_ms: int) -> None:
+    """The one log line of a request cancelled by the guard."""
+    logger.error(
+        "Deadline guard: %s %s was still running %d ms before the Lambda deadline "
+        "(timeout_margin_ms); cancelled it so the invocation ends cleanly (504 if no "
+        "response had started)",
+        scope.get("method", ""),
+        scope.get("path", ""),
+        margin_ms,
+    )
 
 
 def parse_margin(value: object, name: str = "timeout_margin_ms") -> int:

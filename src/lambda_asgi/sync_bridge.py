@@ -30,6 +30,7 @@ from typing import Any
 __all__ = [
     "ASGIApp",
     "ASGIProtocolError",
+    "AppTimeoutError",
     "BridgeEventLoop",
     "NeedsAsyncError",
     "ResponseFailedError",
@@ -72,6 +73,16 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
     """
 
     _starting_eagerly = False
+    #: Callbacks scheduled with call_soon since the bridge last looked (tasks an app started,
+    #: futures it resolved): after an eager request they are what needs a loop turn.
+    calls_scheduled = 0
+
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., object], *args: Any, context: Any = None
+    ) -> asyncio.Handle:
+        """As :meth:`asyncio.AbstractEventLoop.call_soon`, counted in :attr:`calls_scheduled`."""
+        self.calls_scheduled += 1
+        return super().call_soon(callback, *args, context=context)
 
     def is_running(self) -> bool:
         """True while the loop runs, and while a task is being started eagerly."""
@@ -104,6 +115,11 @@ class NeedsAsyncError(Exception):
 
 class ASGIProtocolError(RuntimeError):
     """The app broke a rule of the ASGI HTTP protocol; the message names the rule."""
+
+
+class AppTimeoutError(RuntimeError):
+    """The app was still running at the deadline given to :func:`call_asgi_sync` and was
+    cancelled. The event loop stays healthy for the next call."""
 
 
 class ResponseFailedError(RuntimeError):
@@ -162,6 +178,11 @@ class SyncResponse:
     """The remaining chunks of a streamed response (only when :attr:`needs_async`)."""
     _exchange: _Exchange | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def timed_out(self) -> bool:
+        """Whether the deadline cancelled the app (while streaming, or in post-response work)."""
+        return self._exchange is not None and self._exchange.timed_out
+
     def finish(self) -> None:
         """Run work the app does after its final body message (background tasks) to the end.
 
@@ -185,9 +206,11 @@ class _Exchange:
         "body",
         "chunk_waiter",
         "chunks",
+        "deadline",
         "done_waiter",
         "headers",
         "loop",
+        "needs_turn",
         "on_close",
         "ready",
         "request_body",
@@ -197,6 +220,7 @@ class _Exchange:
         "status",
         "streamed",
         "task",
+        "timed_out",
         "violation",
     )
 
@@ -217,6 +241,10 @@ class _Exchange:
         self.space_waiter: asyncio.Future[None] | None = None
         self.on_close: Callable[[], None] | None = None
         self.ready: asyncio.Future[None] | None = None
+        # The loop clock time at which the app is cancelled (None: no deadline).
+        self.deadline: float | None = None
+        self.timed_out = False
+        self.needs_turn = False
         # The first ASGI rule the app broke: kept so that an app which catches the error
         # and carries on still gets a failed response, not a half-valid one.
         self.violation: ASGIProtocolError | None = None
@@ -348,7 +376,11 @@ class _Exchange:
         coro = app(scope, self.receive, self.send)
         task: asyncio.Task[None]
         if _EAGER and isinstance(loop, BridgeEventLoop):
+            loop.calls_scheduled = 0
             task = loop.start_task_eagerly(coro)  # type: ignore[arg-type]
+            # Work the app scheduled (a task it started and did not await) gets a loop turn
+            # in finish(), as it would have had on a running loop.
+            self.needs_turn = loop.calls_scheduled > 0
         else:
             task = loop.create_task(coro)  # type: ignore[arg-type]
         self.task = task
@@ -358,11 +390,13 @@ class _Exchange:
             # loop.stop()) leaves no stale callback behind to stop a later run early.
             self.ready = ready = loop.create_future()
             task.add_done_callback(self._on_task_done)
-            loop.run_until_complete(ready)
+            self.run_loop_until(ready)
         elif self.streamed and not task.done():
             task.add_done_callback(self._on_task_done)
         if self.streamed:
             return  # from here on, the stream reports how the app ends
+        if self.timed_out and self.state != _COMPLETE:
+            raise AppTimeoutError(self._timeout_message())
         if task.done():
             if task.cancelled():
                 self._raise_app_error(asyncio.CancelledError("the app's task was cancelled"))
@@ -417,6 +451,8 @@ class _Exchange:
             assert task is not None
             if task.done():
                 self._close_runner()
+                if self.timed_out:
+                    raise AppTimeoutError(self._timeout_message())
                 if task.cancelled():
                     raise ResponseFailedError("the streamed response was cancelled")
                 exc = task.exception()
@@ -430,19 +466,55 @@ class _Exchange:
                 )
             waiter = self.loop.create_future()
             self.chunk_waiter = waiter
-            self.loop.run_until_complete(waiter)
+            self.run_loop_until(waiter)
 
     def finish(self) -> None:
         """Run the app task to its end (post-response work); log what it raises."""
         task = self.task
+        if task is not None and task.done() and self.needs_turn:
+            self.needs_turn = False
+            self.loop.run_until_complete(asyncio.sleep(0))
         if task is not None and not task.done():
             try:
-                self.loop.run_until_complete(task)
+                self.run_loop_until(task)
             except BaseException as exc:
                 if not isinstance(exc, Exception | asyncio.CancelledError):
                     raise
-                logger.error("ASGI app raised after its response was complete", exc_info=exc)
+                if self.timed_out:
+                    logger.error("The app's work after its response was cancelled at the deadline")
+                else:
+                    logger.error("ASGI app raised after its response was complete", exc_info=exc)
         self._close_runner()
+
+    def run_loop_until(self, future: asyncio.Future[Any]) -> None:
+        """Run the loop until ``future`` is done, cancelling the app at the deadline.
+
+        The deadline timer exists only while the loop runs: an app that completes without
+        suspending never schedules one (a cancelled timer would stay in the loop's heap).
+        """
+        deadline = self.deadline
+        if deadline is None:
+            self.loop.run_until_complete(future)
+            return
+        timer = self.loop.call_at(deadline, self._on_deadline)
+        try:
+            self.loop.run_until_complete(future)
+        finally:
+            timer.cancel()
+
+    def _on_deadline(self) -> None:
+        task = self.task
+        if task is not None and not task.done():
+            self.timed_out = True
+            task.cancel()
+
+    def _timeout_message(self) -> str:
+        where = {
+            _NOT_STARTED: "before sending 'http.response.start'",
+            _STARTED: "before finishing its response",
+            _STREAMING: "while streaming its response",
+        }.get(self.state, "after its response")
+        return f"the app was still running at the deadline ({where}) and was cancelled"
 
     def cancel(self) -> None:
         """Cancel an app that is still running (used when a stream is abandoned)."""
@@ -500,12 +572,16 @@ def call_asgi_sync(
     body: bytes,
     *,
     runner: asyncio.Runner | None = None,
+    deadline: float | None = None,
 ) -> SyncResponse:
     """Run one HTTP exchange of ``app`` synchronously and return its response.
 
     ``runner`` is a reusable :class:`asyncio.Runner` owned by the calling thread; warm
     invocations reuse its loop. With ``None`` a temporary runner is made (slow; it is closed
     once the response, streamed or not, is finished).
+
+    ``deadline``, in the loop's clock (``loop.time()``, monotonic): an app still running then
+    is cancelled, and :class:`AppTimeoutError` is raised (by this call, or by the stream).
 
     Raises :class:`NeedsAsyncError` for a WebSocket scope (before the app is called), the
     app's own exception if it raised before ``http.response.start``,
@@ -523,6 +599,7 @@ def call_asgi_sync(
     if runner is None:
         runner = new_runner()
     exchange = _Exchange(runner.get_loop(), body)
+    exchange.deadline = deadline
     if own_runner:
         exchange.on_close = runner.close
     try:

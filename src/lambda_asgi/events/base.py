@@ -59,6 +59,7 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 
 # Characters left as they are when a decoded path is re-encoded for ``raw_path``.
 _PATH_SAFE = "/!$&'()*+,;=:@~-._"
+_PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/!$&'()*+,;=:@~\-._]")
 
 
 class EventSource(ABC):
@@ -139,6 +140,8 @@ class ResponseHeaders:
 def get_map(event: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     """``event[key]`` as a mapping: absent and ``null`` become empty; other types are an error."""
     value = event.get(key)
+    if type(value) is dict:
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -160,6 +163,14 @@ def encode_header_value(value: object, where: str) -> bytes:
 
 def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, bytes]]:
     """ASGI header pairs (names lower-cased) from a ``{name: value}`` map of an event."""
+    try:
+        # Fast path: string names and latin-1 string values, as AWS sends them.
+        return [
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in headers.items()
+        ]
+    except (AttributeError, UnicodeEncodeError):
+        pass
     return [
         (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
         for name, value in headers.items()
@@ -208,6 +219,8 @@ def encode_body(body: bytes, headers: ResponseHeaders, config: AdapterConfig) ->
 
 def quote_path(path: str) -> bytes:
     """Percent-encode a decoded path for ``raw_path`` (reserved characters kept)."""
+    if _PATH_NEEDS_QUOTING.search(path) is None:
+        return path.encode("ascii")
     return quote(path, safe=_PATH_SAFE).encode("ascii")
 
 
