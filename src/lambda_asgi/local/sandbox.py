@@ -131,7 +131,6 @@ class LocalInvocation:
                 },
                 time.monotonic(),
             )
-            logger.error("%s", self.failure.body["errorMessage"])
             sandbox.kill()  # Lambda stops the environment of a function that timed out
         return self.failure is not None
 
