@@ -474,6 +474,11 @@ def test_invoke_runtime_reports_function_errors() -> None:
     error = json.loads(crashed.stdout)
     assert error["errorType"] == "Runtime.ExitError"
     assert "exit status 3" in error["errorMessage"]
+    init_failed = run_cli(
+        "invoke", "no_such_module:app", "--source", "rest", "GET", "/", "--runtime"
+    )
+    assert init_failed.returncode == 1
+    assert "cannot import module 'no_such_module'" in json.loads(init_failed.stdout)["errorMessage"]
 
 
 def test_invoke_event_file_and_argument_errors() -> None:

@@ -78,7 +78,10 @@ class FrontDoor:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return  # uvicorn runs without lifespan and websockets
-        body = await _read_body(receive, request_body_limit(self.source))
+        try:
+            body = await _read_body(receive, request_body_limit(self.source))
+        except _Disconnected:
+            return  # nothing to invoke the function with, no one to answer
         if body is None:
             await _send_error(send, 413, "Request Entity Too Large")
             return
@@ -164,6 +167,10 @@ class FrontDoor:
         await _send_response(send, response, head_request=request.method == "HEAD")
 
 
+class _Disconnected(Exception):
+    """The client went away before its request body was complete."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
     """The request body, or None when it is larger than ``limit``."""
     parts: list[bytes] = []
@@ -171,7 +178,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return b"".join(parts)
+            raise _Disconnected
         part = message.get("body", b"")
         size += len(part)
         if size > limit:
@@ -239,14 +246,12 @@ def _malformed(message: str) -> ErrorReport:
 
 
 def _report(request: HttpRequest, error: ErrorReport) -> None:
-    """Print a function error on the console: its type, message and stack trace."""
+    """Print a function error on the console (the runtime has logged its traceback)."""
     body = error.body
     message = body.get("errorMessage", "") if isinstance(body, dict) else str(body)
-    lines = [f"{request.method} {request.path}: function error {error.error_type}: {message}"]
-    trace = body.get("stackTrace") if isinstance(body, dict) else None
-    if isinstance(trace, list):
-        lines += [str(line).rstrip("\n") for line in trace]
-    logger.error("%s", "\n".join(lines))
+    logger.error(
+        "%s %s: function error %s: %s", request.method, request.path, error.error_type, message
+    )
 
 
 def takes_stream(source: str) -> bool:
