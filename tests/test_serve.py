@@ -232,16 +232,16 @@ def expected_request(source: str, case: Case) -> Case:
     return Case(case.method, target, case.headers, case.body)
 
 
+CLIENT = httpx.Client(timeout=30, follow_redirects=False)
+
+
 def send(base: str, case: Case) -> httpx.Response:
-    # A new client per request: no cookie jar carries cookies from one server to the other.
-    return httpx.request(
-        case.method,
-        base + case.target,
-        headers=case.headers,
-        content=case.body or None,
-        timeout=30,
-        follow_redirects=False,
-    )
+    try:
+        return CLIENT.request(
+            case.method, base + case.target, headers=case.headers, content=case.body or None
+        )
+    finally:
+        CLIENT.cookies.clear()  # no cookie of one answer goes with the next request
 
 
 def normalized(response: httpx.Response, base: str) -> dict[str, Any]:
@@ -329,7 +329,8 @@ def test_stream_flag_with_a_front_door_that_cannot_stream(tmp_path: Path) -> Non
 
 def test_function_errors_crashes_and_timeouts(tmp_path: Path) -> None:
     env = {"LAMBDA_ASGI_PROPAGATE_EXCEPTIONS": "true"}
-    with serve(tmp_path, APP, "--timeout", "2", env=env) as server:
+    # One runtime process at a time: each answer names the process that gave it.
+    with serve(tmp_path, APP, "--timeout", "2", "--concurrency", "1", env=env) as server:
         first_pid = httpx.get(server.url + "/pid", timeout=30).json()["pid"]
 
         error = httpx.get(server.url + "/function-error", timeout=30)

@@ -280,6 +280,7 @@ class SandboxPool:
         self.generation = 0
         self._sandboxes: list[Sandbox] = []
         self._busy: set[int] = set()
+        self._restarting: set[int] = set()
         self._lock = threading.Condition()
         self._closed = False
 
@@ -328,6 +329,8 @@ class SandboxPool:
         for sandbox in free:
             if not sandbox.started() or sandbox.generation != self.generation:
                 return sandbox, True
+        if self._restarting:
+            return None, False  # a sandbox is on its way back: wait for it, not a new one
         if len(self._sandboxes) < self.size:
             sandbox = self.factory()
             self._sandboxes.append(sandbox)
@@ -367,11 +370,14 @@ class SandboxPool:
                 if id(sandbox) in self._busy or self._closed:
                     return
                 self._busy.add(id(sandbox))
+                self._restarting.add(id(sandbox))
             try:
                 sandbox.start(self.generation)
             except OSError as exc:
                 logger.error("could not start the runtime: %s", exc)
             finally:
+                with self._lock:
+                    self._restarting.discard(id(sandbox))
                 self.release(sandbox)
 
         threading.Thread(target=restart, name="lambda-asgi-restart", daemon=True).start()
