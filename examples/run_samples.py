@@ -1,4 +1,4 @@
-"""``make run``: invoke the example app with every sample event in ``events/``, no AWS needed.
+"""``make samples``: invoke the example app with every sample event in ``events/``, no AWS needed.
 
 Each event goes through the same handler Lambda would call (``examples.hello.app.handler``)
 and the proxy response is printed.
@@ -14,7 +14,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 
 from hello.app import handler  # noqa: E402
-
 from lambda_asgi import LambdaContext, UnsupportedEventError  # noqa: E402
 
 

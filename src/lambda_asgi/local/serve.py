@@ -372,9 +372,11 @@ def serve(
     )
     server = uvicorn.Server(config)
     stop = threading.Event()
-    # uvicorn re-raises the signal that stopped it; handlers of ours let the sandboxes stop.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises the signal that stopped it; handlers of ours let the sandboxes
+        # stop (their lifespan shutdown) before the process ends.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: None)
     pool.start()
     if reload:
         root = app_root(app, app_dir)
