@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from mangum import Mangum  # noqa: E402
 
 from lambda_asgi import LambdaAdapter, LambdaContext  # noqa: E402
-from lambda_asgi.adapter import get_runner  # noqa: E402
+from lambda_asgi.events import detect_source  # noqa: E402
 from tests.events import http_api_v2_event  # noqa: E402
 
 logging.disable(logging.CRITICAL)
@@ -127,12 +127,8 @@ def main() -> int:
         response = handler(event, context)
         assert response["statusCode"] == 200, response
 
-    # The floor: the app's coroutine on a loop with a prebuilt scope, nothing else.
-    loop = get_runner().get_loop()
-    scope = ours_raw.invoke(event, context)._response  # noqa: SLF001
-    prebuilt, _ = ours_raw.invoke.__self__, None  # keep the adapter alive
-    from lambda_asgi.events import detect_source
-
+    # The floor: the app's coroutine on a standard asyncio loop with a prebuilt scope.
+    floor_loop = asyncio.new_event_loop()
     floor_scope, floor_body = detect_source(event).to_scope(event, context, ours_raw.config)
 
     async def floor_receive() -> dict[str, Any]:
@@ -142,9 +138,8 @@ def main() -> int:
         pass
 
     def floor() -> None:
-        loop.run_until_complete(raw_app(floor_scope, floor_receive, floor_send))
+        floor_loop.run_until_complete(raw_app(floor_scope, floor_receive, floor_send))
 
-    del scope, prebuilt
 
     timings = compare(
         {

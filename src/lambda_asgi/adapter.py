@@ -16,7 +16,6 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, cast, get_args
 
 from .config import AdapterConfig
@@ -39,16 +38,14 @@ LambdaHandler = Callable[[Any, Any], Any]
 
 def get_runner() -> asyncio.Runner:
     """The calling thread's :class:`asyncio.Runner`, created once and reused for ever."""
-    try:
-        return cast(asyncio.Runner, _thread_state.runner)
-    except AttributeError:
+    runner: asyncio.Runner | None = getattr(_thread_state, "runner", None)
+    if runner is None:
         runner = new_runner()
         runner.get_loop()
         _thread_state.runner = runner
-        return runner
+    return runner
 
 
-@dataclass
 class Invocation:
     """One served event: a buffered proxy response, or a response still streaming.
 
@@ -56,12 +53,29 @@ class Invocation:
     response has been delivered, to run the app's post-response work (background tasks).
     """
 
-    source: EventSource
-    event: Mapping[str, Any]
-    result: dict[str, Any] | None = None
-    streamed: SyncResponse | None = None
-    _response: SyncResponse | None = field(default=None, repr=False)
-    _timed_out: bool = field(default=False, repr=False)
+    __slots__ = ("_response", "_timed_out", "event", "result", "source", "streamed")
+
+    def __init__(
+        self,
+        source: EventSource,
+        event: Mapping[str, Any],
+        result: dict[str, Any] | None = None,
+        streamed: SyncResponse | None = None,
+        _response: SyncResponse | None = None,
+        _timed_out: bool = False,
+    ) -> None:
+        self.source = source
+        self.event = event
+        self.result = result
+        self.streamed = streamed
+        self._response = _response
+        self._timed_out = _timed_out
+
+    def __repr__(self) -> str:
+        return (
+            f"Invocation(source={self.source.name!r}, result={self.result!r}, "
+            f"streamed={self.streamed!r})"
+        )
 
     @property
     def timed_out(self) -> bool:
@@ -122,7 +136,9 @@ class LambdaAdapter:
         self.streaming = streaming
         self.propagate_exceptions = propagate_exceptions
         self.timeout_margin_ms = parse_margin(timeout_margin_ms)
+        self._source: EventSource | None = None
         self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
+        self._state = self._lifespan.state
         self._lifespan.startup()
         # Tasks alive now (the lifespan task) are the adapter's own, not leftovers of a request.
         _known_tasks().update(asyncio.all_tasks(get_runner().get_loop()))
@@ -167,13 +183,16 @@ class LambdaAdapter:
         Raises :class:`~lambda_asgi.UnsupportedEventError` for events of no supported source
         and :class:`~lambda_asgi.InvalidEventError` for malformed ones.
         """
-        source = detect_source(event)
+        # A function is usually behind one front door: try the last source first.
+        source = self._source
+        if source is None or not source.matches(event):
+            source = self._source = detect_source(event)
         config = self.config
         try:
             scope, body = source.to_scope(event, context, config)
         except UnicodeEncodeError as exc:
             raise _lone_surrogate_error(exc) from None
-        scope["state"] = self._lifespan.state.copy()
+        scope["state"] = self._state.copy()
         deadline = deadline_for(context, self.timeout_margin_ms)
         try:
             response = call_asgi_sync(self.app, scope, body, runner=get_runner(), deadline=deadline)

@@ -188,8 +188,12 @@ class SyncResponse:
 
         Exceptions raised there are logged, not raised: the response was already complete.
         """
-        if self._exchange is not None:
-            self._exchange.finish()
+        exchange = self._exchange
+        # Most requests are over already: nothing to run, nothing to close.
+        if exchange is not None and (
+            exchange.needs_turn or exchange.on_close is not None or not exchange.task_done()
+        ):
+            exchange.finish()
 
     def iter_body(self) -> Iterator[bytes]:
         """Yield the whole body: :attr:`body` then, if streaming, the remaining chunks."""
@@ -202,52 +206,33 @@ class SyncResponse:
 class _Exchange:
     """State of one request/response exchange between the bridge and the app."""
 
-    __slots__ = (
-        "body",
-        "chunk_waiter",
-        "chunks",
-        "deadline",
-        "done_waiter",
-        "headers",
-        "loop",
-        "needs_turn",
-        "on_close",
-        "ready",
-        "request_body",
-        "request_sent",
-        "space_waiter",
-        "state",
-        "status",
-        "streamed",
-        "task",
-        "timed_out",
-        "violation",
-    )
+    # Defaults live on the class: a request that never streams, waits or fails sets only
+    # what it uses (this object is made once per invocation, on the hot path).
+    request_sent = False
+    state = _NOT_STARTED
+    status = 0
+    headers: list[tuple[bytes, bytes]] = []
+    #: Whether the response was handed off as a stream (it may have completed since).
+    streamed = False
+    chunks: deque[bytes | None]
+    task: asyncio.Task[None] | None = None
+    done_waiter: asyncio.Future[None] | None = None
+    chunk_waiter: asyncio.Future[None] | None = None
+    space_waiter: asyncio.Future[None] | None = None
+    on_close: Callable[[], None] | None = None
+    ready: asyncio.Future[None] | None = None
+    #: The loop clock time at which the app is cancelled (None: no deadline).
+    deadline: float | None = None
+    timed_out = False
+    needs_turn = False
+    #: The first ASGI rule the app broke: kept so that an app which catches the error and
+    #: carries on still gets a failed response, not a half-valid one.
+    violation: ASGIProtocolError | None = None
 
     def __init__(self, loop: asyncio.AbstractEventLoop, request_body: bytes) -> None:
         self.loop = loop
         self.request_body = request_body
-        self.request_sent = False
-        self.state = _NOT_STARTED
-        self.status = 0
-        # Whether the response was handed off as a stream (it may have completed since).
-        self.streamed = False
-        self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
-        self.chunks: deque[bytes | None] = deque()
-        self.task: asyncio.Task[None] | None = None
-        self.done_waiter: asyncio.Future[None] | None = None
-        self.chunk_waiter: asyncio.Future[None] | None = None
-        self.space_waiter: asyncio.Future[None] | None = None
-        self.on_close: Callable[[], None] | None = None
-        self.ready: asyncio.Future[None] | None = None
-        # The loop clock time at which the app is cancelled (None: no deadline).
-        self.deadline: float | None = None
-        self.timed_out = False
-        self.needs_turn = False
-        # The first ASGI rule the app broke: kept so that an app which catches the error
-        # and carries on still gets a failed response, not a half-valid one.
-        self.violation: ASGIProtocolError | None = None
 
     # -- the ASGI callables -------------------------------------------------------------
 
@@ -270,10 +255,28 @@ class _Exchange:
             raise self._violated(
                 f"ASGI messages are dicts with a 'type' key; the app sent {message!r}"
             ) from None
-        if kind == "http.response.start":
+        if kind == "http.response.body":
+            if self.state != _STARTED:
+                await self._on_stream_body(message)
+                return
+            # The common case, kept inline: the body of a response that just started.
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = self._check_body(body)
+            self.body.append(body)
+            if message.get("more_body", False):
+                # The app streams: hand the exchange back to the caller now.
+                self.state = _STREAMING
+                self.streamed = True
+                self.chunks = deque()
+            else:
+                self._complete()
+            # Return control to the caller now; post-response work runs in finish().
+            ready = self.ready
+            if ready is not None and not ready.done():
+                ready.set_result(None)
+        elif kind == "http.response.start":
             self._on_start(message)
-        elif kind == "http.response.body":
-            await self._on_body(message)
         else:
             raise self._violated(
                 f"unsupported ASGI message type {kind!r}: an HTTP app sends "
@@ -310,7 +313,15 @@ class _Exchange:
         self.headers = checked
         self.state = _STARTED
 
-    async def _on_body(self, message: Message) -> None:
+    def _check_body(self, body: object) -> bytes:
+        if isinstance(body, bytearray | memoryview):
+            return bytes(body)
+        raise self._violated(
+            f"'http.response.body' body must be bytes, got {type(body).__name__}"
+        )
+
+    async def _on_stream_body(self, message: Message) -> None:
+        """A body message outside the common case: streaming, or out of order."""
         state = self.state
         if state == _NOT_STARTED:
             raise self._violated("the app sent 'http.response.body' before 'http.response.start'")
@@ -321,34 +332,17 @@ class _Exchange:
             )
         body = message.get("body", b"")
         if type(body) is not bytes:
-            if isinstance(body, bytearray | memoryview):
-                body = bytes(body)
-            else:
-                raise self._violated(
-                    f"'http.response.body' body must be bytes, got {type(body).__name__}"
-                )
+            body = self._check_body(body)
         more = bool(message.get("more_body", False))
-        if state == _STARTED:
-            self.body.append(body)
-            if more:
-                # The app streams: hand the exchange back to the caller now.
-                self.state = _STREAMING
-                self.streamed = True
-            else:
-                self._complete()
-            # Return control to the caller now; post-response work runs in finish().
-            ready = self.ready
-            if ready is not None and not ready.done():
-                ready.set_result(None)
-            return
         # Streaming: queue the chunk for the consumer, with back-pressure.
+        chunks = self.chunks
         if body:
-            self.chunks.append(body)
+            chunks.append(body)
         if not more:
-            self.chunks.append(None)
+            chunks.append(None)
             self._complete()
         self._wake_consumer()
-        if more and len(self.chunks) >= _STREAM_HIGH_WATER:
+        if more and len(chunks) >= _STREAM_HIGH_WATER:
             self.space_waiter = self.loop.create_future()
             await self.space_waiter
 
@@ -486,6 +480,10 @@ class _Exchange:
                     logger.error("ASGI app raised after its response was complete", exc_info=exc)
         self._close_runner()
 
+    def task_done(self) -> bool:
+        """Whether the app's task has ended."""
+        return self.task is None or self.task.done()
+
     def run_loop_until(self, future: asyncio.Future[Any]) -> None:
         """Run the loop until ``future`` is done, cancelling the app at the deadline.
 
@@ -599,7 +597,8 @@ def call_asgi_sync(
     if runner is None:
         runner = new_runner()
     exchange = _Exchange(runner.get_loop(), body)
-    exchange.deadline = deadline
+    if deadline is not None:
+        exchange.deadline = deadline
     if own_runner:
         exchange.on_close = runner.close
     try:
@@ -622,7 +621,9 @@ def call_asgi_sync(
         exchange.status,
         exchange.headers,
         chunks[0] if len(chunks) == 1 else b"".join(chunks),
-        _exchange=exchange,
+        False,
+        None,
+        exchange,
     )
     if own_runner:
         response.finish()

@@ -28,7 +28,7 @@ SOURCES: tuple[EventSource, ...] = (
 
 def detect_source(event: object) -> EventSource:
     """The source of ``event``, or :class:`UnsupportedEventError` saying what it looks like."""
-    if isinstance(event, Mapping):
+    if type(event) is dict or isinstance(event, Mapping):
         for source in SOURCES:
             if source.matches(event):
                 return source

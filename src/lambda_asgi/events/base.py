@@ -110,13 +110,13 @@ class ResponseHeaders:
         groups: dict[str, list[str]] = {}
         for raw_name, raw_value in raw:
             name = raw_name.decode("latin-1").lower()
-            if name in exclude:
+            if exclude and name in exclude:
                 continue
-            value = raw_value.decode("latin-1")
-            if name in groups:
-                groups[name].append(value)
+            values = groups.get(name)
+            if values is None:
+                groups[name] = [raw_value.decode("latin-1")]
             else:
-                groups[name] = [value]
+                values.append(raw_value.decode("latin-1"))
         self.groups = groups
         content_type = groups.get("content-type")
         self.content_type = content_type[-1].lower() if content_type else ""
@@ -164,7 +164,8 @@ def encode_header_value(value: object, where: str) -> bytes:
 def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, bytes]]:
     """ASGI header pairs (names lower-cased) from a ``{name: value}`` map of an event."""
     try:
-        # Fast path: string names and latin-1 string values, as AWS sends them.
+        # Fast path: string names and latin-1 string values, as AWS sends them. latin-1 is
+        # the inverse of how ASGI frameworks decode header bytes.
         return [
             (name.lower().encode("latin-1"), value.encode("latin-1"))
             for name, value in headers.items()
@@ -246,6 +247,10 @@ def server_from_host(host: str | None, port_header: str | None, scheme: str) -> 
     default_port = 443 if scheme == "https" else 80
     if not host:
         return ("localhost", default_port)
+    if ":" not in host:  # the common case: a bare DNS name
+        if port_header and port_header.isdigit():
+            return (host, int(port_header))
+        return (host, default_port)
     name, sep, port = host.rpartition(":")
     # "[::1]:8080" has a port; a bare "::1" or "[::1]" has none.
     if sep and port.isdigit() and (name.endswith("]") or ":" not in name):
@@ -450,14 +455,17 @@ def make_scope(
     """
     if header_map is None:
         header_map = dict(headers)
-    proto = header_map.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower()
-    scheme = proto if proto in ("http", "https") else default_scheme
+    proto = header_map.get(b"x-forwarded-proto")
+    if proto == b"https":  # what AWS front doors send: skip the general parsing
+        scheme = "https"
+    else:
+        proto_text = (proto or b"").decode("latin-1").strip().lower()
+        scheme = proto_text if proto_text in ("http", "https") else default_scheme
     host = header_map.get(b"host")
+    port = header_map.get(b"x-forwarded-port")
     server = server_from_host(
-        host.decode("latin-1")
-        if host
-        else (default_host if isinstance(default_host, str) else None),
-        header_map.get(b"x-forwarded-port", b"").decode("latin-1"),
+        host.decode("latin-1") if host else (default_host if type(default_host) is str else None),
+        port.decode("latin-1") if port else None,
         scheme,
     )
     return {

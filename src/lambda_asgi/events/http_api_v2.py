@@ -27,7 +27,7 @@ __all__ = ["SOURCE", "HttpApiV2Source"]
 def is_function_url(request_context: Mapping[str, Any]) -> bool:
     """Function URLs send payload 2.0 too; their domain is ``<id>.lambda-url.<region>.on.aws``."""
     domain = request_context.get("domainName")
-    return isinstance(domain, str) and ".lambda-url." in domain
+    return type(domain) is str and ".lambda-url." in domain
 
 
 class HttpApiV2Source(EventSource):
@@ -40,7 +40,11 @@ class HttpApiV2Source(EventSource):
         if event.get("version") != "2.0" or "rawPath" not in event:
             return False
         context = event.get("requestContext")
-        return isinstance(context, Mapping) and "http" in context and not is_function_url(context)
+        return (
+            (type(context) is dict or isinstance(context, Mapping))
+            and "http" in context
+            and not is_function_url(context)
+        )
 
     def split_path(self, raw_path: str) -> tuple[str, bytes]:
         """``(path, raw_path)``: HTTP API has already decoded the path, so re-encode it."""
@@ -49,15 +53,26 @@ class HttpApiV2Source(EventSource):
     def to_scope(
         self, event: Mapping[str, Any], context: Any, config: AdapterConfig
     ) -> tuple[dict[str, Any], bytes]:
-        request_context = get_map(event, "requestContext")
-        http = get_map(request_context, "http")
-        method = require_str(http.get("method"), "requestContext.http.method")
+        # The `type(...) is` checks are fast paths for what AWS sends; the helpers validate
+        # everything else and name the field that is wrong.
+        request_context = event.get("requestContext")
+        if type(request_context) is not dict:
+            request_context = get_map(event, "requestContext")
+        http = request_context.get("http")
+        if type(http) is not dict:
+            http = get_map(request_context, "http")
+        method = http.get("method")
+        if type(method) is not str or not method:
+            method = require_str(method, "requestContext.http.method")
         raw = event.get("rawPath") or "/"
-        if not isinstance(raw, str):
+        if type(raw) is not str:
             raise InvalidEventError("event field 'rawPath' must be a string")
         path, raw_path = self.split_path(raw)
 
-        headers = header_pairs(get_map(event, "headers"), "headers")
+        raw_headers = event.get("headers")
+        if type(raw_headers) is not dict:
+            raw_headers = get_map(event, "headers")
+        headers = header_pairs(raw_headers, "headers")
         cookies = event.get("cookies")
         if cookies:
             if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
@@ -71,9 +86,10 @@ class HttpApiV2Source(EventSource):
             stage_prefix = f"/{stage}" if stage not in (None, "", "$default") else ""
             root_path = split_root_path(path, (stage_prefix, config.base_path))
         query = event.get("rawQueryString") or ""
-        if not isinstance(query, str):
+        if type(query) is not str:
             raise InvalidEventError("event field 'rawQueryString' must be a string")
         source_ip = http.get("sourceIp")
+        protocol = http.get("protocol")
         scope = make_scope(
             event,
             context,
@@ -84,11 +100,11 @@ class HttpApiV2Source(EventSource):
             query_string=query.encode("utf-8"),
             headers=headers,
             # sourceIp is what API Gateway itself saw; X-Forwarded-For can be forged.
-            client=(source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
+            client=(source_ip, 0) if type(source_ip) is str and source_ip else None,
             default_host=request_context.get("domainName"),
-            http_version=_http_version(http.get("protocol")),
+            http_version=_http_version(protocol),
         )
-        return scope, decode_body(event)
+        return scope, decode_body(event) if event.get("body") else b""
 
     def to_response(
         self,
