@@ -27,6 +27,5 @@ def corpus_entries(*kinds: str) -> list[Any]:
     if not entries:
         return [pytest.param(None, None, marks=pytest.mark.skip(reason="no events corpus"))]
     return [
-        pytest.param(e, json.loads((CORPUS / e["file"]).read_text()), id=e["file"])
-        for e in entries
+        pytest.param(e, json.loads((CORPUS / e["file"]).read_text()), id=e["file"]) for e in entries
     ]

@@ -6,10 +6,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .adapter import Invocation, LambdaAdapter
-from .context import LambdaContext
 from .errors import ConfigurationError, InvalidEventError, LifespanError, UnsupportedEventError
 from .sync_bridge import (
     ASGIProtocolError,
@@ -18,6 +17,9 @@ from .sync_bridge import (
     SyncResponse,
     call_asgi_sync,
 )
+
+if TYPE_CHECKING:
+    from .context import LambdaContext
 
 __all__ = [
     "ASGIProtocolError",
@@ -46,4 +48,8 @@ def __getattr__(name: str) -> Any:
         from .adapter import zero_code_handler
 
         return zero_code_handler()
+    if name == "LambdaContext":  # for local runs and our runtime; not needed in Lambda
+        from .context import LambdaContext
+
+        return LambdaContext
     raise AttributeError(f"module 'lambda_asgi' has no attribute {name!r}")

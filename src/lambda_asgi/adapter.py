@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import importlib
-import json
 import logging
 import os
 import threading
@@ -264,6 +263,8 @@ class LambdaAdapter:
     ) -> dict[str, Any]:
         """A short JSON error response in ``source``'s format (never a traceback)."""
         text = message or _STATUS_MESSAGES.get(status, "Error")
+        import json  # only error responses need it: kept off the import path (cold start)
+
         body = json.dumps({"message": text}).encode()
         return source.to_response(status, _JSON_HEADERS, body, event, self.config)
 

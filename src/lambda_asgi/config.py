@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from .errors import ConfigurationError
 
@@ -39,17 +38,29 @@ def normalize_base_path(base_path: str | None) -> str:
     return f"/{stripped}" if stripped else ""
 
 
-@dataclass(frozen=True, slots=True)
 class AdapterConfig:
-    """Options the event sources read while building scopes and responses."""
+    """Options the event sources read while building scopes and responses (read-only)."""
 
-    base_path: str = ""
-    text_mime_types: frozenset[str] = DEFAULT_TEXT_MIME_TYPES
-    exclude_headers: frozenset[str] = frozenset()
-    # Answers of is_text() by (content type, encoding): an app uses few distinct values.
-    _text_cache: dict[tuple[str, str], bool] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    __slots__ = ("_text_cache", "base_path", "exclude_headers", "text_mime_types")
+
+    def __init__(
+        self,
+        base_path: str = "",
+        text_mime_types: frozenset[str] = DEFAULT_TEXT_MIME_TYPES,
+        exclude_headers: frozenset[str] = frozenset(),
+    ) -> None:
+        self.base_path = base_path
+        self.text_mime_types = text_mime_types
+        self.exclude_headers = exclude_headers
+        # Answers of is_text() by (content type, encoding): an app uses few distinct values.
+        self._text_cache: dict[tuple[str, str], bool] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"AdapterConfig(base_path={self.base_path!r}, "
+            f"text_mime_types={sorted(self.text_mime_types)!r}, "
+            f"exclude_headers={sorted(self.exclude_headers)!r})"
+        )
 
     @classmethod
     def build(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,7 @@ class LambdaContext:
     """What the managed Python runtime passes as ``context``, for our runtime loop and for
     local invocations. Defaults come from the standard Lambda environment variables."""
 
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    aws_request_id: str = field(default_factory=lambda: _new_request_id())
     invoked_function_arn: str = ""
     deadline_ms: int = 0
     function_name: str = field(
@@ -55,3 +54,9 @@ class LambdaContext:
     def local(cls, timeout_s: float = 30.0) -> LambdaContext:
         """A context for a local invocation with a ``timeout_s`` deadline from now."""
         return cls(deadline_ms=int(time.time() * 1000 + timeout_s * 1000))
+
+
+def _new_request_id() -> str:
+    import uuid  # local invocations only: kept off the import path of deployed functions
+
+    return str(uuid.uuid4())

@@ -6,7 +6,6 @@ the Lambda Runtime API, lives in :mod:`lambda_asgi.runtime`.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 
 from .sync_bridge import SyncResponse
@@ -81,4 +80,6 @@ def payload_too_large(result: dict[str, Any], limit: int) -> bool:
     body = result.get("body")
     if isinstance(body, str) and len(body) * 12 + 65536 < limit:
         return False
+    import json  # rarely needed: kept off the import path (cold start)
+
     return len(json.dumps(result)) > limit

@@ -316,9 +316,7 @@ class _Exchange:
     def _check_body(self, body: object) -> bytes:
         if isinstance(body, bytearray | memoryview):
             return bytes(body)
-        raise self._violated(
-            f"'http.response.body' body must be bytes, got {type(body).__name__}"
-        )
+        raise self._violated(f"'http.response.body' body must be bytes, got {type(body).__name__}")
 
     async def _on_stream_body(self, message: Message) -> None:
         """A body message outside the common case: streaming, or out of order."""

@@ -13,7 +13,6 @@ import logging
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, TypeGuard
 from urllib.parse import quote, unquote
 
@@ -488,6 +487,8 @@ def make_scope(
 
 def reason_phrase(status: int) -> str:
     """The standard reason phrase of ``status`` (``"OK"``), or ``""`` for an unknown code."""
+    from http import HTTPStatus  # ~60 enum members: built on first use, not at import
+
     try:
         return HTTPStatus(status).phrase
     except ValueError:

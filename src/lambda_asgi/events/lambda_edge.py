@@ -7,7 +7,6 @@ carry CloudFront's response rather than a request to serve and are not supported
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -166,7 +165,7 @@ class LambdaEdgeSource(EventSource):
             return self.to_response(
                 502,
                 ResponseHeaders.json(),
-                json.dumps({"message": message}).encode(),
+                _json_dumps({"message": message}).encode(),
                 event,
                 config,
             )
@@ -184,7 +183,7 @@ def _too_large(response: dict[str, Any], limit: int) -> bool:
         for name, entries in response["headers"].items()
         for entry in entries
     )
-    return size * 12 + 256 >= limit and len(json.dumps(response)) > limit
+    return size * 12 + 256 >= limit and len(_json_dumps(response)) > limit
 
 
 def _header_items(request: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -223,3 +222,9 @@ def _request_body(request: Mapping[str, Any]) -> bytes:
 
 
 SOURCE = LambdaEdgeSource()
+
+
+def _json_dumps(value: object) -> str:
+    import json  # only error and oversized responses need it: kept off the import path
+
+    return json.dumps(value)
