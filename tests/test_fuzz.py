@@ -5,24 +5,30 @@ types, null maps, huge header counts, non-UTF-8 text, invalid base64 bodies, lyi
 ``isBase64Encoded`` flags and odd paths):
 
 * the handler returns a proxy response that is valid for the source that matched the event
-  and JSON-serialisable (what Lambda does with it), and the app got a valid ASGI HTTP scope;
+  (its exact shape, JSON-serialisable, within the source's size limit), and the app got a
+  valid ASGI HTTP scope;
 * or it raises :class:`UnsupportedEventError` / :class:`InvalidEventError` with a message;
 * nothing else: no other exception, no hang (pytest-timeout), no broken loop.
 
-Each source registers a :class:`FuzzTarget` (event strategy + response check) in
-:data:`FUZZ_TARGETS`. The normal suite runs a bounded number of examples per source;
-``make fuzz`` sets ``LAMBDA_ASGI_FUZZ_EXAMPLES`` for a long run.
+Every event source has a response check in :data:`RESPONSE_CHECKS` and at least one
+:class:`FuzzTarget` (an event strategy) in :data:`FUZZ_TARGETS`; sources with two shapes (REST
+and HTTP API payload 1.0, ALB single- and multi-value) have one target per shape. Events are
+built from the realistic builders of ``tests/events.py`` and, when the third-party corpus is
+present, from its real events of the same kind; then mutated. The normal suite runs a bounded
+number of examples per target; ``make fuzz`` sets ``LAMBDA_ASGI_FUZZ_EXAMPLES`` for a long run.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import json
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -31,9 +37,23 @@ from hypothesis import strategies as st
 
 from lambda_asgi import InvalidEventError, LambdaAdapter, LambdaContext, UnsupportedEventError
 from lambda_asgi.events import SOURCES, detect_source
-from tests.events import function_url_event, http_api_v2_event
+from lambda_asgi.events.alb import is_multi_value
+from lambda_asgi.events.lambda_edge import (
+    DROPPED_RESPONSE_HEADERS,
+    ORIGIN_RESPONSE_LIMIT,
+    VIEWER_RESPONSE_LIMIT,
+)
+from tests.conftest import CORPUS, corpus_index
+from tests.events import (
+    alb_event,
+    edge_event,
+    function_url_event,
+    http_api_v2_event,
+    lattice_event,
+    rest_event,
+)
 
-#: Examples per source: small in the normal suite, large under ``make fuzz``.
+#: Examples per target: small in the normal suite, large under ``make fuzz``.
 EXAMPLES = int(os.environ.get("LAMBDA_ASGI_FUZZ_EXAMPLES", "150"))
 
 FUZZ_SETTINGS = settings(
@@ -50,7 +70,11 @@ odd_text = st.one_of(
     st.text(max_size=40),
     st.text(st.characters(codec="ascii"), max_size=40),
     st.sampled_from(
-        ["", " ", "\x00", "\r\n", "é", "\U0001f600", "%", "%zz", "%2F", "%00", "\ufeff"]
+        [
+            *["", " ", "\x00", "\r\n", "é", "\U0001f600", "%", "%zz", "%2F", "%00", "\ufeff"],
+            # Digits int() refuses: a superscript, and more than Python's 4,300-digit limit.
+            *["²", "a.example:²", "9" * 5_000, "a.example:" + "9" * 5_000, "[::1]:8080", "::1"],
+        ]
     ),
 )
 
@@ -96,11 +120,26 @@ methods = st.one_of(
 def header_maps(draw: st.DrawFn) -> dict[str, str]:
     """Few odd headers, or very many plain ones (a cheap way to get thousands)."""
     if draw(st.booleans()):
-        return draw(st.dictionaries(odd_text, odd_text, max_size=6))
+        # Odd values, often for the headers the adapter reads itself.
+        names = odd_text | st.sampled_from(
+            ["host", "Host", "x-forwarded-port", "x-forwarded-proto", "x-forwarded-for", "cookie"]
+        )
+        return draw(st.dictionaries(names, odd_text, max_size=6))
     count = draw(st.sampled_from([0, 1, 100, 2_000]))
     value = draw(st.text(st.characters(codec="ascii"), max_size=20))
     return {f"x-h-{i}": value for i in range(count)}
 
+
+#: The same, as ``(name, value)`` pairs for the builders that take repeats.
+header_lists = header_maps().map(lambda headers: list(headers.items()))
+
+#: Query pairs (decoded for REST, still encoded for ALB and Lattice: odd either way).
+query_pairs = st.lists(st.tuples(odd_text, odd_text), max_size=4)
+
+#: Client addresses as AWS might write them, and some it would not.
+addresses = st.sampled_from(
+    ["203.0.113.7", "2001:db8::1", "", "not-an-ip", "198.51.100.1, 203.0.113.7", " , "]
+)
 
 junk = st.one_of(
     st.none(),
@@ -122,20 +161,59 @@ bodies = st.one_of(
     st.just("QUJ"),  # bad padding
 )
 
+#: Values of an ``isBase64Encoded`` flag: booleans, and what a hand-made event might hold.
+base64_flags = st.sampled_from([False, True, "true", 1, None])
 
-def _set_path(event: dict[str, Any], path: tuple[str, ...], value: Any, delete: bool) -> None:
+
+def with_body(
+    draw: st.DrawFn,
+    event: dict[str, Any],
+    body_key: str = "body",
+    flag_key: str = "isBase64Encoded",
+) -> dict[str, Any]:
+    """``event`` with a drawn body: base64 of random bytes (flagged or not) or odd text."""
+    body = draw(bodies)
+    if isinstance(body, bytes):
+        event[body_key] = base64.b64encode(body).decode()
+        event[flag_key] = draw(st.booleans())  # a lie half of the time
+    else:
+        event[body_key] = body
+        event[flag_key] = draw(base64_flags)
+    return event
+
+
+#: Where a mutation acts: dict keys and list indexes from the event's top level.
+FieldPath = tuple[str | int, ...]
+
+
+def _child(parent: Any, key: str | int) -> Any:
+    if isinstance(parent, dict) and isinstance(key, str):
+        return parent.get(key)
+    if isinstance(parent, list) and isinstance(key, int) and key < len(parent):
+        return parent[key]
+    return None
+
+
+def _set_path(event: dict[str, Any], path: FieldPath, value: Any, delete: bool) -> None:
     target: Any = event
     for key in path[:-1]:
-        target = target.get(key) if isinstance(target, dict) else None
-        if not isinstance(target, dict):
+        target = _child(target, key)
+        if target is None:
             return  # an earlier mutation replaced the parent: nothing to reach
-    if delete:
-        target.pop(path[-1], None)
-    else:
-        target[path[-1]] = value
+    last = path[-1]
+    if isinstance(target, dict) and isinstance(last, str):
+        if delete:
+            target.pop(last, None)
+        else:
+            target[last] = value
+    elif isinstance(target, list) and isinstance(last, int) and last < len(target):
+        if delete:
+            del target[last]
+        else:
+            target[last] = value
 
 
-def mutated(base: st.SearchStrategy[dict[str, Any]], fields: list[tuple[str, ...]]) -> Any:
+def mutated(base: st.SearchStrategy[dict[str, Any]], fields: list[FieldPath]) -> Any:
     """Events of ``base`` with 0 to 4 of ``fields`` deleted or replaced by junk."""
 
     @st.composite
@@ -152,9 +230,28 @@ def mutated(base: st.SearchStrategy[dict[str, Any]], fields: list[tuple[str, ...
     return build()
 
 
+def seeded(
+    built: st.SearchStrategy[dict[str, Any]], kind: str, keep: Callable[[Any], bool] = bool
+) -> st.SearchStrategy[dict[str, Any]]:
+    """``built`` events, or (one in four) real events of ``kind`` from the third-party corpus.
+
+    Corpus events are copied on every draw, since mutations change events in place.
+    """
+    real = [
+        json.loads((CORPUS / entry["file"]).read_text())
+        for entry in corpus_index()
+        if entry["kind"] == kind
+    ]
+    real = [event for event in real if keep(event)]
+    if not real:
+        return built
+    corpus = st.sampled_from(real).map(copy.deepcopy)
+    return st.one_of(built, built, built, corpus)
+
+
 # -- HTTP API v2 and Function URL ---------------------------------------------------------
 
-V2_FIELDS: list[tuple[str, ...]] = [
+V2_FIELDS: list[FieldPath] = [
     ("version",),
     ("rawPath",),
     ("rawQueryString",),
@@ -183,7 +280,6 @@ V2_FIELDS: list[tuple[str, ...]] = [
 
 @st.composite
 def v2_base(draw: st.DrawFn, *, build: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    body = draw(bodies)
     event = build(
         draw(methods),
         draw(odd_paths),
@@ -191,49 +287,361 @@ def v2_base(draw: st.DrawFn, *, build: Callable[..., dict[str, Any]]) -> dict[st
         headers=draw(header_maps()),
         cookies=draw(st.none() | st.lists(odd_text, max_size=3)),
         stage=draw(st.sampled_from(["$default", "prod", "", "a/b"])),
-        source_ip=draw(st.sampled_from(["203.0.113.7", "2001:db8::1", "", "not-an-ip"])),
+        source_ip=draw(addresses),
     )
-    if isinstance(body, bytes):
-        event["body"] = base64.b64encode(body).decode()
-        event["isBase64Encoded"] = draw(st.booleans())  # a lie half of the time
-    else:
-        event["body"] = body
-        event["isBase64Encoded"] = draw(st.sampled_from([False, True, "true", 1, None]))
+    return with_body(draw, event)
+
+
+# -- REST API and HTTP API payload 1.0 ----------------------------------------------------
+
+REST_FIELDS: list[FieldPath] = [
+    ("version",),
+    ("resource",),
+    ("path",),
+    ("httpMethod",),
+    ("headers",),
+    ("headers", "Host"),
+    ("headers", "X-Forwarded-Proto"),
+    ("multiValueHeaders",),
+    ("multiValueHeaders", "Host"),
+    ("multiValueHeaders", "Host", 0),
+    ("multiValueHeaders", "X-Forwarded-Port"),
+    ("multiValueHeaders", "Cookie"),
+    ("queryStringParameters",),
+    ("multiValueQueryStringParameters",),
+    ("pathParameters",),
+    ("body",),
+    ("isBase64Encoded",),
+    ("requestContext",),
+    ("requestContext", "path"),
+    ("requestContext", "stage"),
+    ("requestContext", "domainName"),
+    ("requestContext", "protocol"),
+    ("requestContext", "identity"),
+    ("requestContext", "identity", "sourceIp"),
+    ("requestContext", "elb"),  # makes it look like an ALB event
+]
+
+
+@st.composite
+def rest_base(draw: st.DrawFn, *, version: str | None) -> dict[str, Any]:
+    event = rest_event(
+        draw(methods),
+        draw(odd_paths),
+        draw(query_pairs),
+        headers=draw(header_lists),
+        stage=draw(st.sampled_from(["prod", "$default", "", "a/b"])),
+        domain=draw(
+            st.sampled_from(["abc123.execute-api.us-east-1.amazonaws.com", "api.example.com", ""])
+        ),
+        base_mapping=draw(st.sampled_from(["", "/v1", "/a%2Fb/c"])),
+        version=version,
+        source_ip=draw(addresses),
+    )
+    return with_body(draw, event)
+
+
+# -- ALB ----------------------------------------------------------------------------------
+
+ALB_FIELDS: list[FieldPath] = [
+    ("httpMethod",),
+    ("path",),
+    ("headers",),
+    ("headers", "host"),
+    ("headers", "x-forwarded-for"),
+    ("headers", "x-forwarded-proto"),
+    ("multiValueHeaders",),
+    ("multiValueHeaders", "host"),
+    ("multiValueHeaders", "host", 0),
+    ("multiValueHeaders", "x-forwarded-for"),
+    ("queryStringParameters",),
+    ("multiValueQueryStringParameters",),
+    ("body",),
+    ("isBase64Encoded",),
+    ("requestContext",),
+    ("requestContext", "elb"),
+    ("requestContext", "elb", "targetGroupArn"),
+]
+
+
+@st.composite
+def alb_base(draw: st.DrawFn, *, multi_value: bool) -> dict[str, Any]:
+    event = alb_event(
+        draw(methods),
+        draw(odd_paths),
+        draw(query_pairs),
+        headers=draw(header_lists),
+        multi_value=multi_value,
+        forwarded_for=draw(addresses),
+    )
+    return with_body(draw, event)
+
+
+# -- VPC Lattice ------------------------------------------------------------------------------
+
+#: Lattice may send the query string still attached to the path.
+lattice_paths = st.one_of(odd_paths, st.builds("{}?{}".format, odd_paths, odd_text))
+
+LATTICE_V1_FIELDS: list[FieldPath] = [
+    ("raw_path",),
+    ("method",),
+    ("headers",),
+    ("headers", "host"),
+    ("headers", "x-forwarded-for"),
+    ("query_string_parameters",),
+    ("body",),
+    ("is_base64_encoded",),
+]
+
+LATTICE_V2_FIELDS: list[FieldPath] = [
+    ("version",),
+    ("path",),
+    ("method",),
+    ("headers",),
+    ("headers", "host"),
+    ("headers", "host", 0),
+    ("headers", "x-forwarded-for"),
+    ("queryStringParameters",),
+    ("query_string_parameters",),
+    ("body",),
+    ("isBase64Encoded",),
+    ("requestContext",),
+    ("requestContext", "serviceNetworkArn"),
+    ("requestContext", "targetGroupArn"),
+    ("requestContext", "identity"),
+]
+
+
+@st.composite
+def lattice_base(draw: st.DrawFn, *, version: int) -> dict[str, Any]:
+    event = lattice_event(
+        draw(methods),
+        draw(lattice_paths),
+        draw(query_pairs),
+        headers=draw(header_lists),
+        version=version,
+    )
+    return with_body(
+        draw, event, flag_key="is_base64_encoded" if version == 1 else "isBase64Encoded"
+    )
+
+
+# -- Lambda@Edge ------------------------------------------------------------------------------
+
+_CF: FieldPath = ("Records", 0, "cf")
+_REQUEST: FieldPath = (*_CF, "request")
+
+EDGE_FIELDS: list[FieldPath] = [
+    ("Records",),
+    ("Records", 0),
+    _CF,
+    (*_CF, "config"),
+    (*_CF, "config", "eventType"),
+    (*_CF, "config", "distributionDomainName"),
+    (*_CF, "response"),  # a response trigger: not served
+    _REQUEST,
+    (*_REQUEST, "method"),
+    (*_REQUEST, "uri"),
+    (*_REQUEST, "querystring"),
+    (*_REQUEST, "clientIp"),
+    (*_REQUEST, "headers"),
+    (*_REQUEST, "headers", "host"),
+    (*_REQUEST, "headers", "host", 0),
+    (*_REQUEST, "headers", "host", 0, "value"),
+    (*_REQUEST, "headers", "cloudfront-forwarded-proto"),
+    (*_REQUEST, "body"),
+    (*_REQUEST, "body", "data"),
+    (*_REQUEST, "body", "encoding"),
+    (*_REQUEST, "body", "inputTruncated"),
+]
+
+
+@st.composite
+def edge_base(draw: st.DrawFn) -> dict[str, Any]:
+    event = edge_event(
+        draw(methods),
+        draw(odd_paths),
+        draw(odd_text),
+        headers=draw(header_lists),
+        event_type=draw(st.sampled_from(["viewer-request", "origin-request", "", "other"])),
+        client_ip=draw(addresses),
+    )
+    if draw(st.booleans()):
+        body = with_body(draw, {}, "data", "encoding")
+        body["encoding"] = "base64" if body["encoding"] is True else body["encoding"]
+        body["inputTruncated"] = draw(st.sampled_from([False, False, True, None]))
+        body["action"] = "read-only"
+        event["Records"][0]["cf"]["request"]["body"] = body
     return event
 
 
-def check_v2_response(result: dict[str, Any]) -> None:
+# -- response checks ------------------------------------------------------------------------
+
+
+def _check_body(body: object, is_base64: object) -> None:
+    assert type(body) is str
+    assert type(is_base64) is bool
+    if is_base64:
+        base64.b64decode(body, validate=True)
+
+
+def _check_status(status: object) -> int:
+    assert type(status) is int and 100 <= status <= 599, status
+    return status
+
+
+def _check_single_headers(headers: object) -> None:
+    assert type(headers) is dict
+    assert all(type(k) is str and type(v) is str for k, v in headers.items())
+
+
+def _check_multi_headers(headers: object) -> None:
+    assert type(headers) is dict
+    for name, values in headers.items():
+        assert type(name) is str and type(values) is list and values, (name, values)
+        assert all(type(v) is str for v in values)
+
+
+def _check_description(result: Mapping[str, Any], status: int) -> None:
+    """ALB's and Lattice's ``statusDescription``: ``"200 OK"``."""
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+    assert result["statusDescription"] == f"{status} {phrase}".rstrip()
+
+
+def check_v2_response(result: dict[str, Any], event: Mapping[str, Any]) -> int:
     """A payload 2.0 response (HTTP API and Function URL)."""
     assert set(result) <= {"statusCode", "headers", "body", "isBase64Encoded", "cookies"}
-    assert type(result["statusCode"]) is int and 100 <= result["statusCode"] <= 599
-    assert all(type(k) is str and type(v) is str for k, v in result["headers"].items())
-    assert type(result["body"]) is str
-    assert type(result["isBase64Encoded"]) is bool
-    if result["isBase64Encoded"]:
-        base64.b64decode(result["body"], validate=True)
+    _check_single_headers(result["headers"])
+    _check_body(result["body"], result["isBase64Encoded"])
     cookies = result.get("cookies", [])
     assert type(cookies) is list and all(type(c) is str for c in cookies)
+    return _check_status(result["statusCode"])
+
+
+def check_rest_response(result: dict[str, Any], event: Mapping[str, Any]) -> int:
+    """A REST / payload 1.0 response: each header name in exactly one of the two maps."""
+    assert {"statusCode", "headers", "body", "isBase64Encoded"} <= set(result)
+    assert set(result) <= {"statusCode", "headers", "multiValueHeaders", "body", "isBase64Encoded"}
+    _check_single_headers(result["headers"])
+    multi = result.get("multiValueHeaders", {})
+    _check_multi_headers(multi)
+    assert not set(multi) & set(result["headers"])
+    _check_body(result["body"], result["isBase64Encoded"])
+    return _check_status(result["statusCode"])
+
+
+def check_alb_response(result: dict[str, Any], event: Mapping[str, Any]) -> int:
+    """An ALB response, in the header mode of the event (else ALB answers 502)."""
+    multi = is_multi_value(event)
+    headers_key = "multiValueHeaders" if multi else "headers"
+    assert set(result) == {
+        "statusCode",
+        "statusDescription",
+        headers_key,
+        "body",
+        "isBase64Encoded",
+    }
+    (_check_multi_headers if multi else _check_single_headers)(result[headers_key])
+    _check_body(result["body"], result["isBase64Encoded"])
+    status = _check_status(result["statusCode"])
+    _check_description(result, status)
+    return status
+
+
+def check_lattice_response(result: dict[str, Any], event: Mapping[str, Any]) -> int:
+    """A VPC Lattice response (the same for both event structures)."""
+    assert set(result) == {"statusCode", "statusDescription", "headers", "body", "isBase64Encoded"}
+    _check_single_headers(result["headers"])
+    _check_body(result["body"], result["isBase64Encoded"])
+    status = _check_status(result["statusCode"])
+    _check_description(result, status)
+    return status
+
+
+def check_edge_response(result: dict[str, Any], event: Mapping[str, Any]) -> int:
+    """A CloudFront generated response: string status, ``{key, value}`` header lists."""
+    assert set(result) == {"status", "statusDescription", "headers", "body", "bodyEncoding"}
+    assert type(result["status"]) is str and result["status"].isdigit()
+    status = _check_status(int(result["status"]))
+    assert type(result["statusDescription"]) is str
+    for name, entries in result["headers"].items():
+        assert name == name.lower() and name not in DROPPED_RESPONSE_HEADERS
+        assert entries and all(
+            set(entry) == {"key", "value"} and type(entry["value"]) is str for entry in entries
+        )
+    assert result["bodyEncoding"] in ("text", "base64")
+    _check_body(result["body"], result["bodyEncoding"] == "base64")
+    event_type = (event["Records"][0]["cf"].get("config") or {}).get("eventType")
+    viewer = isinstance(event_type, str) and event_type.startswith("viewer")
+    limit = VIEWER_RESPONSE_LIMIT if viewer else ORIGIN_RESPONSE_LIMIT
+    assert len(json.dumps(result)) <= limit
+    return status
+
+
+#: How to check a served event's response, by the name of the source that served it.
+RESPONSE_CHECKS: dict[str, Callable[[dict[str, Any], Mapping[str, Any]], int]] = {
+    "http-api-v2": check_v2_response,
+    "function-url": check_v2_response,
+    "apigw-rest-v1": check_rest_response,
+    "alb": check_alb_response,
+    "vpc-lattice-v1": check_lattice_response,
+    "vpc-lattice-v2": check_lattice_response,
+    "lambda-at-edge": check_edge_response,
+}
 
 
 @dataclass(frozen=True)
 class FuzzTarget:
-    """How to fuzz one event source."""
+    """How to fuzz one shape of event."""
 
+    source: str
+    """The name of the source that serves the unmutated events (``EventSource.name``)."""
     events: st.SearchStrategy[Any]
-    """Valid and malformed events of the source."""
-    check_response: Callable[[dict[str, Any]], None]
-    """Asserts a proxy response is valid for the source."""
+    """Valid and malformed events of that shape."""
 
 
-#: One entry per event source name (``EventSource.name``); add one when a source lands.
+def _is_payload_1(event: Any) -> bool:
+    return isinstance(event, dict) and event.get("version") == "1.0"
+
+
+#: One entry per shape of event; every source needs at least one (and a response check).
 FUZZ_TARGETS: dict[str, FuzzTarget] = {
     "http-api-v2": FuzzTarget(
-        mutated(v2_base(build=http_api_v2_event), V2_FIELDS), check_v2_response
+        "http-api-v2",
+        mutated(seeded(v2_base(build=http_api_v2_event), "http-api-v2"), V2_FIELDS),
     ),
     "function-url": FuzzTarget(
-        mutated(v2_base(build=function_url_event), V2_FIELDS), check_v2_response
+        "function-url",
+        mutated(seeded(v2_base(build=function_url_event), "function-url"), V2_FIELDS),
+    ),
+    "apigw-rest-v1": FuzzTarget(
+        "apigw-rest-v1",
+        mutated(
+            seeded(rest_base(version=None), "apigw-rest-v1", lambda e: not _is_payload_1(e)),
+            REST_FIELDS,
+        ),
+    ),
+    "http-api-v1": FuzzTarget(
+        "apigw-rest-v1",
+        mutated(seeded(rest_base(version="1.0"), "apigw-rest-v1", _is_payload_1), REST_FIELDS),
+    ),
+    "alb": FuzzTarget("alb", mutated(seeded(alb_base(multi_value=False), "alb"), ALB_FIELDS)),
+    "alb-multivalue": FuzzTarget(
+        "alb", mutated(seeded(alb_base(multi_value=True), "alb-multivalue"), ALB_FIELDS)
+    ),
+    "vpc-lattice-v1": FuzzTarget(
+        "vpc-lattice-v1",
+        mutated(seeded(lattice_base(version=1), "vpc-lattice-v1"), LATTICE_V1_FIELDS),
+    ),
+    "vpc-lattice-v2": FuzzTarget(
+        "vpc-lattice-v2",
+        mutated(seeded(lattice_base(version=2), "vpc-lattice-v2"), LATTICE_V2_FIELDS),
+    ),
+    "lambda-at-edge": FuzzTarget(
+        "lambda-at-edge", mutated(seeded(edge_base(), "lambda-at-edge"), EDGE_FIELDS)
     ),
 }
+
 
 # -- the property ---------------------------------------------------------------------------
 
@@ -320,17 +728,15 @@ def serve_one(adapter: LambdaAdapter, app: EchoApp, event: Any) -> str:
         assert len(message) > 20, message
         return type(exc).__name__
     source = detect_source(event)  # it was served, so a source matched
-    target = FUZZ_TARGETS.get(source.name)
-    if target is not None:
-        target.check_response(result)
     assert type(result) is dict
-    json.dumps(result)  # what Lambda does with the return value
+    status = RESPONSE_CHECKS[source.name](result, event)
+    assert len(json.dumps(result)) <= source.response_limit  # what Lambda does with it
     assert app.problems == [], app.problems
-    assert result["statusCode"] == 200, result
+    assert status == 200, result
     return f"{source.name} 200"
 
 
-@pytest.mark.parametrize("name", sorted(FUZZ_TARGETS))
+@pytest.mark.parametrize("name", list(FUZZ_TARGETS))
 def test_fuzzed_events_are_served_or_refused_clearly(
     name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -344,6 +750,8 @@ def test_fuzzed_events_are_served_or_refused_clearly(
         tally[serve_one(adapter, app, event)] += 1
 
     run()
+    # Most events of the target reached the app through its own source.
+    assert tally[f"{FUZZ_TARGETS[name].source} 200"] > sum(tally.values()) // 5, tally
     # The loop is intact after everything the fuzzer threw at it.
     ok = adapter(http_api_v2_event("GET", "/after"), CONTEXT)
     assert json.loads(ok["body"])["path"] == "/after"
@@ -386,11 +794,11 @@ def test_arbitrary_json_is_served_or_refused_clearly(event: Any) -> None:
     serve_one(adapter, app, event)
 
 
-def test_every_source_has_a_fuzz_target() -> None:
-    """A new source must bring its strategy (skipped until the sources land together)."""
-    missing = sorted({s.name for s in SOURCES} - set(FUZZ_TARGETS))
-    if missing:
-        pytest.skip(f"no fuzz strategy yet for: {', '.join(missing)}")
+def test_every_source_has_a_fuzz_target_and_a_response_check() -> None:
+    """A new source must bring its strategy and its response check."""
+    names = {source.name for source in SOURCES}
+    assert names == set(RESPONSE_CHECKS)
+    assert names == {target.source for target in FUZZ_TARGETS.values()}
 
 
 def _v2_without_host(**request_context: Any) -> dict[str, Any]:
@@ -414,6 +822,25 @@ FOUND_BY_FUZZING = [
     ),
     pytest.param({**http_api_v2_event("GET", "/"), "body": "\ud800"}, id="v2-lone-surrogate-body"),
     pytest.param(function_url_event("GET", "/\udfff"), id="function-url-lone-surrogate-path"),
+    # str.isdigit() said yes and int() said no: a ValueError out of every source.
+    pytest.param(
+        alb_event(headers=[("HOST", ":\u00b2")], multi_value=True), id="alb-host-port-superscript"
+    ),
+    pytest.param(
+        lattice_event(headers=[("HOST", ":\u00b2")]), id="lattice-v2-host-port-superscript"
+    ),
+    pytest.param(
+        edge_event(headers=[("Host", ":\u00b2")], event_type="viewer-request"),
+        id="edge-host-port-superscript",
+    ),
+    pytest.param(
+        http_api_v2_event(headers={"x-forwarded-port": "9" * 5_000}),
+        id="v2-x-forwarded-port-over-int-digit-limit",
+    ),
+    pytest.param(
+        rest_event(headers=[("Host", "a.example:" + "9" * 5_000)], domain=""),
+        id="rest-host-port-over-int-digit-limit",
+    ),
 ]
 
 
@@ -422,3 +849,73 @@ def test_events_found_by_fuzzing(event: dict[str, Any]) -> None:
     adapter, app = echo_adapter()
     app.problems.clear()
     serve_one(adapter, app, event)
+
+
+def _with_protocol(event: dict[str, Any], protocol: str) -> dict[str, Any]:
+    context = event["requestContext"]
+    context.get("http", context)["protocol"] = protocol
+    return event
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: any 'HTTP/x' requestContext protocol becomes http_version 'x' "
+    "(events/http_api_v2.py _http_version); ASGI allows only '1.0', '1.1' and '2'",
+)
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(_with_protocol(http_api_v2_event(), "HTTP/3"), id="v2-HTTP/3"),
+        pytest.param(_with_protocol(rest_event(), "HTTP/"), id="rest-HTTP/"),
+        pytest.param(_with_protocol(rest_event(version="1.0"), "HTTP/1.1 "), id="v1-HTTP/1.1_"),
+    ],
+)
+def test_request_context_protocol_gives_an_asgi_http_version(event: dict[str, Any]) -> None:
+    adapter, app = echo_adapter()
+    app.problems.clear()
+    serve_one(adapter, app, event)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: the adapter's last-source cache calls matches() on events that are "
+    "not objects (TypeError / AttributeError instead of UnsupportedEventError)",
+)
+@pytest.mark.parametrize("served", [http_api_v2_event(), rest_event()], ids=["v2", "rest"])
+def test_an_event_that_is_not_an_object_is_refused_after_a_served_one(
+    served: dict[str, Any],
+) -> None:
+    adapter = LambdaAdapter(EchoApp(), lifespan="off")
+    adapter(served, CONTEXT)
+    for event in (None, False, 1, "x", []):
+        with pytest.raises(UnsupportedEventError, match="not a JSON object"):
+            adapter(event, CONTEXT)
+
+
+#: Events two sources match (keys of one shape added to another). Lambda never sends them,
+#: but a test console or a direct invocation can.
+HYBRIDS = [
+    {**lattice_event(), "httpMethod": "GET"},  # REST and Lattice v2
+    {**lattice_event(version=1), "httpMethod": "GET", "path": "/"},  # REST and Lattice v1
+    {**http_api_v2_event(), "httpMethod": "GET", "path": "/"},  # HTTP API v2 and REST
+]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: sources' matches() are not exclusive (see HYBRIDS) and the adapter "
+    "serves such an event as whichever source served the previous event",
+)
+def test_an_event_two_sources_match_is_served_the_same_whatever_came_before() -> None:
+    for hybrid in HYBRIDS:
+        shapes = set()
+        for before in (
+            http_api_v2_event(),
+            rest_event(),
+            lattice_event(),
+            lattice_event(version=1),
+        ):
+            adapter = LambdaAdapter(EchoApp(), lifespan="off")
+            adapter(before, CONTEXT)
+            shapes.add(tuple(sorted(adapter(copy.deepcopy(hybrid), CONTEXT))))
+        assert len(shapes) == 1, (hybrid, shapes)

@@ -59,6 +59,8 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 # Characters left as they are when a decoded path is re-encoded for ``raw_path``.
 _PATH_SAFE = "/!$&'()*+,;=:@~-._"
 _PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/!$&'()*+,;=:@~\-._]")
+# A port as int() can take it: str.isdigit() also accepts "²", and int() refuses > 4,300 digits.
+_is_port = re.compile(r"[0-9]{1,5}").fullmatch
 
 
 class EventSource(ABC):
@@ -247,14 +249,14 @@ def server_from_host(host: str | None, port_header: str | None, scheme: str) -> 
     if not host:
         return ("localhost", default_port)
     if ":" not in host:  # the common case: a bare DNS name
-        if port_header and port_header.isdigit():
+        if port_header and _is_port(port_header):
             return (host, int(port_header))
         return (host, default_port)
     name, sep, port = host.rpartition(":")
     # "[::1]:8080" has a port; a bare "::1" or "[::1]" has none.
-    if sep and port.isdigit() and (name.endswith("]") or ":" not in name):
+    if sep and _is_port(port) and (name.endswith("]") or ":" not in name):
         return (name, int(port))
-    if port_header and port_header.isdigit():
+    if port_header and _is_port(port_header):
         return (host, int(port_header))
     return (host, default_port)
 
