@@ -1,4 +1,4 @@
-"""A small FastAPI app used by ``make run`` and the sample events in ``events/``."""
+"""A small FastAPI app used by ``make samples`` and the sample events in ``events/``."""
 
 from __future__ import annotations
 
