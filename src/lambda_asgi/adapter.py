@@ -184,7 +184,7 @@ class LambdaAdapter:
         """
         # A function is usually behind one front door: try the last source first.
         source = self._source
-        if source is None or not source.matches(event):
+        if source is None or type(event) is not dict or not source.matches(event):
             source = self._source = detect_source(event)
         config = self.config
         try:
