@@ -115,6 +115,38 @@ async def slow(seconds: float = 10.0) -> dict[str, str]:
     return {"slept": str(seconds)}
 
 
+@app.get("/big-cookies")
+async def big_cookies(n: int = 20, streamed: bool = False) -> Response:
+    """``n`` cookies of 1 KiB each: the stream prelude passes 16 KiB from n = 16 on."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"streamed body"
+
+    response: Response = (
+        StreamingResponse(chunks(), media_type="text/plain")
+        if streamed
+        else JSONResponse({"cookies": n})
+    )
+    for number in range(n):
+        response.set_cookie(f"c{number}", "v" * 1024)
+    return response
+
+
+@app.get("/in-flight")
+async def in_flight(tasks: BackgroundTasks, seconds: float = 1.0) -> JSONResponse:
+    """Slow, with post-response work: what SIGTERM may interrupt."""
+    mark("in-flight", "started")
+    await asyncio.sleep(seconds)
+    mark("in-flight", "responding")
+
+    async def work() -> None:
+        await asyncio.sleep(0.1)
+        mark("in-flight", "background done")
+
+    tasks.add_task(work)
+    return JSONResponse({"slept": seconds}, background=tasks)
+
+
 @app.get("/boom")
 async def boom() -> dict[str, str]:
     raise ValueError("the app failed before responding")
@@ -129,6 +161,9 @@ def plain(event: Any, context: Any) -> Any:
         return {"data": "x" * (7 * 1024 * 1024)}
     if action == "unserializable":
         return {"value": object()}
+    if action == "log":
+        context.log(event["message"])
+        return {"logged": True}
     identity = context.identity
     client = context.client_context
     return {

@@ -126,7 +126,8 @@ def streaming(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProce
 
 @pytest.fixture(scope="module")
 def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeProcess]:
-    env = {"_HANDLER": "tests.runtime_apps.plain"}
+    # Buffered stdout, as outside the managed runtime: what must reach the log is flushed.
+    env = {"_HANDLER": "tests.runtime_apps.plain", "PYTHONUNBUFFERED": ""}
     with runtime_process(tmp_path_factory.mktemp("plain"), env) as runtime:
         yield runtime
 
@@ -322,6 +323,33 @@ def test_deadline_mid_stream_ends_with_timeout_trailers(streaming: RuntimeProces
     assert invoke(streaming, url_event("/")).status == "success"
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["complete", "streaming"])
+def test_headers_over_the_16_kib_prelude_are_an_error_before_the_first_byte(
+    streaming: RuntimeProcess, streamed: bool
+) -> None:
+    # 14 cookies of 1 KiB fit in the prelude; the emulator checks the delimiter's position.
+    query = "streamed=true" if streamed else ""
+    fits = invoke(streaming, url_event("/big-cookies", f"n=14&{query}"))
+    assert fits.status == "success"
+    prelude, _body = fits.http_response()
+    assert len(prelude["cookies"]) == 14
+    assert fits.body.index(b"\x00" * 8) + 8 <= 16 * 1024
+
+    handle = invoke(streaming, url_event("/big-cookies", f"n=20&{query}"))
+    # Nothing reached /response (no invalid prelude); the error went to /error instead.
+    assert handle.response_started_at is None and handle.chunks == []
+    assert handle.status == "error" and handle.error is not None
+    assert handle.error.error_type == "Function.ResponseHeadersTooLarge"
+    assert handle.error.body["errorType"] == "ResponseHeadersTooLargeError"
+    message = handle.error.body["errorMessage"]
+    assert "within the first 16384 bytes of a streamed response" in message
+    assert handle.error.body["requestId"] == handle.request_id
+    assert f"Invocation {handle.request_id} failed: ResponseHeadersTooLargeError" in (
+        streaming.logs()
+    )
+    assert invoke(streaming, url_event("/")).status == "success"
+
+
 # -- plain handlers ---------------------------------------------------------------------------
 
 
@@ -375,6 +403,14 @@ def test_buffered_response_over_6_mb_gets_413_and_the_loop_goes_on(plain: Runtim
     assert "over Lambda's 6 MB limit" in plain.logs()
 
 
+def test_context_log_reaches_the_log_at_once(plain: RuntimeProcess) -> None:
+    message = f"context.log line {time.monotonic()!r} without a newline"
+    handle = invoke(plain, {"action": "log", "message": message})
+    assert handle.json() == {"logged": True}
+    # Flushed when written (AWS's stdout is unbuffered): in the log before the response.
+    assert message in plain.logs()
+
+
 def test_async_plain_handler_runs_on_the_loop(tmp_path: Path) -> None:
     env = {"_HANDLER": "tests.runtime_apps.async_plain"}
     with runtime_process(tmp_path, env) as runtime:
@@ -424,6 +460,30 @@ def test_sigterm_runs_lifespan_shutdown_and_exits_0(tmp_path: Path) -> None:
         runtime.proc.send_signal(signal.SIGTERM)
         assert runtime.proc.wait(10) == 0
     assert [text for _, text in runtime.markers_of("lifespan")] == ["startup", "shutdown"]
+    assert "Received SIGTERM: shutting down" in runtime.logs()
+
+
+def test_sigterm_mid_invocation_answers_it_then_shuts_down(tmp_path: Path) -> None:
+    env = {"LAMBDA_ASGI_APP": "tests.runtime_apps:app"}
+    with runtime_process(tmp_path, env) as runtime:
+        handle = runtime.api.submit(url_event("/in-flight", "seconds=0.5"), timeout_s=30)
+        wait_for(lambda: runtime.markers_of("in-flight"), timeout=20)  # the app is running
+        signalled_at = time.monotonic()
+        runtime.proc.send_signal(signal.SIGTERM)
+        assert runtime.proc.wait(15) == 0
+        handle.wait(1)
+    # The invocation in flight was answered in full...
+    assert handle.json()["statusCode"] == 200
+    assert json.loads(handle.json()["body"]) == {"slept": 0.5}
+    assert handle.completed_at is not None and handle.completed_at > signalled_at
+    # ...its post-response work ran, then the lifespan shutdown; no event was asked for after.
+    in_flight = runtime.markers_of("in-flight")
+    assert [text for _, text in in_flight] == ["started", "responding", "background done"]
+    lifespan = runtime.markers_of("lifespan")
+    assert [text for _, text in lifespan] == ["startup", "shutdown"]
+    assert in_flight[0][0] < signalled_at < in_flight[1][0]
+    assert handle.completed_at < in_flight[2][0] < lifespan[1][0]
+    assert len(runtime.api.next_calls) == 1
     assert "Received SIGTERM: shutting down" in runtime.logs()
 
 

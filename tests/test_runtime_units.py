@@ -17,12 +17,17 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from lambda_asgi import ConfigurationError, LambdaAdapter, LambdaContext
-from lambda_asgi.local.runtime_api import RuntimeAPIServer
-from lambda_asgi.runtime.client import RuntimeAPIError, RuntimeClient
-from lambda_asgi.runtime.faults import RuntimeFault, error_type, stream_error_trailers
+from lambda_asgi.local.runtime_api import InvocationHandle, RuntimeAPIServer
+from lambda_asgi.runtime.client import HTTP_INTEGRATION_CONTENT_TYPE, RuntimeAPIError, RuntimeClient
+from lambda_asgi.runtime.faults import (
+    RuntimeFault,
+    error_body,
+    error_type,
+    stream_error_trailers,
+)
 from lambda_asgi.runtime.handler import FunctionHandler, load_handler
 from lambda_asgi.runtime.loop import invoke_mode
-from lambda_asgi.runtime.respond import http_prelude
+from lambda_asgi.runtime.respond import DELIMITER, ResponseHeadersTooLargeError, http_prelude
 from tests.events import function_url_event, http_api_v2_event
 
 # -- deadline guard, through LambdaAdapter (works under the managed runtime too) ----------------
@@ -266,6 +271,65 @@ def test_client_streams_chunks_and_trailers_the_emulator_parses(api: RuntimeAPIS
     client.post_response(client.next_invocation().request_id, b'{"done": true}')
 
 
+def stream_response(
+    api: RuntimeAPIServer, parts: list[bytes], content_type: str = HTTP_INTEGRATION_CONTENT_TYPE
+) -> InvocationHandle:
+    """Post ``parts`` as one streamed response with the real client; the recorded handle."""
+    client = RuntimeClient(api.address)
+    handle = api.submit({})
+    writer = client.start_stream(client.next_invocation().request_id, content_type)
+    for part in parts:
+        writer.write(part)
+    writer.finish()  # the Runtime API still answers 202: it does not read the prelude
+    # The kept-alive connection goes on serving.
+    api.submit({"next": True})
+    assert json.loads(client.next_invocation().body) == {"next": True}
+    client.close()
+    return handle.wait(5)
+
+
+def prelude_of_size(size: int) -> bytes:
+    """A JSON prelude plus delimiter of exactly ``size`` bytes."""
+    frame = b'{"statusCode":200,"headers":{"x-pad":""}}' + DELIMITER
+    return frame.replace(b'""', b'"' + b"p" * (size - len(frame)) + b'"')
+
+
+def test_emulator_accepts_a_delimiter_ending_exactly_at_16_kib(api: RuntimeAPIServer) -> None:
+    prelude = prelude_of_size(16 * 1024)
+    assert len(prelude) == 16384
+    # Split inside the delimiter: the check sees across chunk boundaries.
+    handle = stream_response(api, [prelude[:-4], prelude[-4:] + b"body", b" more"])
+    assert handle.status == "success"
+    assert handle.http_response() == (
+        {"statusCode": 200, "headers": {"x-pad": "p" * (16384 - 49)}},
+        b"body more",
+    )
+
+
+def test_emulator_fails_a_stream_whose_delimiter_is_past_16_kib(api: RuntimeAPIServer) -> None:
+    prelude = prelude_of_size(16 * 1024 + 1)
+    handle = stream_response(api, [prelude[:10_000], prelude[10_000:], b"late body"])
+    assert handle.status == "error" and handle.error is not None
+    assert handle.error.error_type == "Function.InvalidHttpIntegrationResponse"
+    assert handle.error.body["errorMessage"].startswith(
+        f"Invalid {HTTP_INTEGRATION_CONTENT_TYPE} stream: no 8-NUL delimiter within the first "
+        "16384 bytes."
+    )
+    # Recorded up to the 16 KiB at which the front door gives up; nothing after.
+    assert [chunk.data for chunk in handle.chunks] == [prelude[:10_000]]
+
+
+def test_emulator_fails_a_stream_that_ends_without_its_delimiter(api: RuntimeAPIServer) -> None:
+    handle = stream_response(api, [b'{"statusCode":200}', b"body, no delimiter"])
+    assert handle.error is not None
+    assert handle.error.error_type == "Function.InvalidHttpIntegrationResponse"
+    message = handle.error.body["errorMessage"]
+    assert "the stream ended after 36 bytes without its delimiter" in message
+    # Only the HTTP integration framing has a prelude: a raw stream needs no delimiter.
+    raw = stream_response(api, [b"x" * 20_000], content_type="text/plain")
+    assert raw.status == "success" and raw.body == b"x" * 20_000
+
+
 def test_client_raises_runtime_api_errors_with_status(api: RuntimeAPIServer) -> None:
     client = RuntimeClient(api.address)
     with pytest.raises(RuntimeAPIError) as caught:
@@ -286,6 +350,36 @@ def test_client_rejects_a_malformed_address() -> None:
 def test_prelude_drops_the_body_and_always_has_cookies() -> None:
     proxy = {"statusCode": 201, "headers": {"a": "b"}, "body": "aGk=", "isBase64Encoded": True}
     assert http_prelude(proxy) == b'{"statusCode":201,"headers":{"a":"b"},"cookies":[]}' + b"\0" * 8
+
+
+def test_prelude_over_16_kib_is_refused_before_anything_is_sent() -> None:
+    def proxy(pad: int) -> dict[str, Any]:
+        return {"statusCode": 200, "headers": {"x": "p" * pad}, "cookies": [], "body": "b"}
+
+    room = 16384 - len(http_prelude(proxy(0)))
+    fits = http_prelude(proxy(room))
+    assert len(fits) == 16384 and fits.endswith(DELIMITER)
+    with pytest.raises(ResponseHeadersTooLargeError) as caught:
+        http_prelude(proxy(room + 1))
+    error = caught.value
+    assert error.size == 16385
+    assert error_type(error) == "Function.ResponseHeadersTooLarge"
+    assert str(error).startswith(
+        "The response's headers and cookies make a 16385-byte stream prelude; Lambda requires "
+        "it (with its 8-byte delimiter) within the first 16384 bytes"
+    )
+    assert error_body(error)["errorType"] == "ResponseHeadersTooLargeError"
+
+
+def test_context_log_writes_to_stdout_like_the_managed_runtime(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    context = LambdaContext()
+    context.log("first line\n")
+    context.log("no newline added")
+    context.log(42)
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("first line\nno newline added42", "")
 
 
 def test_load_handler_forms() -> None:

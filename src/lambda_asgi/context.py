@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,6 +50,16 @@ class LambdaContext:
         if not self.deadline_ms:
             return 900_000
         return max(0, self.deadline_ms - int(time.time() * 1000))
+
+    def log(self, msg: object) -> None:
+        """Write ``str(msg)`` to the function's log, as the managed runtime's ``context.log``.
+
+        Like AWS's runtime, no newline is added; the write is flushed at once (its stdout is
+        unbuffered), so the text is in the log even if the process is then frozen or killed.
+        """
+        stream = sys.stdout
+        stream.write(str(msg))
+        stream.flush()
 
     @classmethod
     def local(cls, timeout_s: float = 30.0) -> LambdaContext:

@@ -7,8 +7,9 @@ times and trailers, invocation errors, init and restore errors, extension regist
 
 Strict where AWS is: a bad ``Lambda-Runtime-Function-Response-Mode`` is a 400, a buffered
 response over 6 MB a 413, a response for an unknown or finished request id a 400/403,
-extension registration after init a 403. Chunked request bodies and their trailers are parsed
-here, on the raw stream, so the arrival of each chunk is observable.
+extension registration after init a 403, a streamed HTTP response whose 8-NUL delimiter does
+not come within its first 16 KiB a failed invocation. Chunked request bodies and their
+trailers are parsed here, on the raw stream, so the arrival of each chunk is observable.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from ..runtime.client import HTTP_INTEGRATION_CONTENT_TYPE
+from ..runtime.respond import DELIMITER, PRELUDE_LIMIT
 
 __all__ = [
     "BUFFERED_RESPONSE_LIMIT",
@@ -43,7 +47,6 @@ STREAMED_RESPONSE_LIMIT = 200 * 1024 * 1024
 _RUNTIME = "/2018-06-01/runtime"
 _INVOCATION = _RUNTIME + "/invocation/"
 _EXTENSION_EVENTS = frozenset({"INVOKE", "SHUTDOWN"})
-_DELIMITER = b"\x00" * 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +139,13 @@ class InvocationHandle:
     def http_response(self) -> tuple[dict[str, Any], bytes]:
         """A streamed HTTP response split into its JSON prelude and its body bytes."""
         body = self.body
-        end = body.find(_DELIMITER)
+        end = body.find(DELIMITER)
         if end < 0:
             raise ValueError(
                 f"invocation {self.request_id}: no 8-NUL delimiter after the JSON prelude"
             )
         prelude: dict[str, Any] = json.loads(body[:end])
-        return prelude, body[end + len(_DELIMITER) :]
+        return prelude, body[end + len(DELIMITER) :]
 
     def _require_success(self) -> None:
         if self.status != "success":
@@ -152,6 +155,8 @@ class InvocationHandle:
 
     def _complete(self, status: str, error: ErrorReport | None = None) -> None:
         with self._cond:
+            if self.completed_at is not None:
+                return  # the first outcome stands (a stream already failed its prelude)
             self.status = status
             if error is not None:
                 self.error = error
@@ -380,8 +385,13 @@ class RuntimeAPIServer:
         handle.content_type = request.headers.get("Content-Type")
         handle.response_started_at = time.monotonic()
         limit = STREAMED_RESPONSE_LIMIT if handle.streaming else BUFFERED_RESPONSE_LIMIT
+        on_chunk: Callable[[bytes], None] = handle._add_chunk
+        prelude_check: _PreludeCheck | None = None
+        content_type = (handle.content_type or "").split(";", 1)[0].strip().lower()
+        if handle.streaming and content_type == HTTP_INTEGRATION_CONTENT_TYPE:
+            on_chunk = prelude_check = _PreludeCheck(handle)
         try:
-            _size, trailers = request.read_body(handle._add_chunk, limit)
+            _size, trailers = request.read_body(on_chunk, limit)
         except _TooLarge:
             kind = "Function.ResponseSizeTooLarge"
             message = (
@@ -402,6 +412,8 @@ class RuntimeAPIServer:
             )
             return
         handle.trailers = trailers
+        if prelude_check is not None:
+            prelude_check.end()
         error_kind = trailers.get("lambda-runtime-function-error-type")
         if error_kind:
             report = ErrorReport(
@@ -493,6 +505,57 @@ class RuntimeAPIServer:
             },
             headers={"Lambda-Extension-Identifier": identifier},
         )
+
+
+class _PreludeCheck:
+    """Passes the chunks of a streamed HTTP response on to its handle while checking that the
+    8-NUL delimiter ends within the stream's first :data:`PRELUDE_LIMIT` bytes.
+
+    AWS documents the rule but not how a violation is reported: the Runtime API does not read
+    the prelude, the front door (Function URL, API Gateway) does and answers the caller 502.
+    So here the runtime's request still gets its 202, and the invocation is recorded as a
+    function error of type ``Function.InvalidHttpIntegrationResponse`` (our name) as soon as
+    the first 16 KiB have arrived without the delimiter; later chunks are dropped, as the
+    front door has given up on the stream.
+    """
+
+    __slots__ = ("failed", "found", "handle", "head")
+
+    def __init__(self, handle: InvocationHandle) -> None:
+        self.handle = handle
+        self.head = b""
+        self.found = False
+        self.failed = False
+
+    def __call__(self, data: bytes) -> None:
+        if self.failed:
+            return
+        if not self.found:
+            self.head += data[: PRELUDE_LIMIT - len(self.head)]
+            self.found = DELIMITER in self.head
+            if not self.found and len(self.head) >= PRELUDE_LIMIT:
+                self._fail(f"no 8-NUL delimiter within the first {PRELUDE_LIMIT} bytes")
+                return
+        self.handle._add_chunk(data)
+
+    def end(self) -> None:
+        """The stream is complete: one that never had its delimiter fails too."""
+        if not self.found and not self.failed:
+            self._fail(f"the stream ended after {len(self.head)} bytes without its delimiter")
+
+    def _fail(self, what: str) -> None:
+        self.failed = True
+        message = (
+            f"Invalid {HTTP_INTEGRATION_CONTENT_TYPE} stream: {what}. The JSON prelude and its "
+            f"8-NUL delimiter must come within the first {PRELUDE_LIMIT} bytes; the front door "
+            "answers 502."
+        )
+        report = ErrorReport(
+            "Function.InvalidHttpIntegrationResponse",
+            {"errorType": "InvalidHttpIntegrationResponse", "errorMessage": message},
+            time.monotonic(),
+        )
+        self.handle._complete("error", report)
 
 
 class _TooLarge(Exception):

@@ -32,7 +32,7 @@ from .client import NextInvocation, RuntimeAPIError, RuntimeClient
 from .context import invocation_context
 from .faults import RuntimeFault, error_body, error_type
 from .handler import FunctionHandler, load_handler
-from .respond import post_proxy_as_stream, post_streamed
+from .respond import ResponseHeadersTooLargeError, post_proxy_as_stream, post_streamed
 from .snapstart import run_after_restore, run_before_snapshot
 
 __all__ = ["InvokeMode", "Runtime", "main"]
@@ -161,13 +161,19 @@ class Runtime:
         stream = self.streaming and detect_source(event).name in STREAMING_SOURCES
         invocation = adapter.invoke(event, context, stream=stream)
         completed = True
-        if invocation.streamed is not None:
-            completed = post_streamed(self.client, request_id, adapter, invocation)
-        elif stream:
-            assert invocation.result is not None
-            post_proxy_as_stream(self.client, request_id, invocation.result)
-        else:
-            self._post_buffered(request_id, invocation.result)
+        try:
+            if invocation.streamed is not None:
+                completed = post_streamed(self.client, request_id, adapter, invocation)
+            elif stream:
+                assert invocation.result is not None
+                post_proxy_as_stream(self.client, request_id, invocation.result)
+            else:
+                self._post_buffered(request_id, invocation.result)
+        except ResponseHeadersTooLargeError as exc:
+            # Nothing was sent: the error goes to /error before any byte. A streaming app
+            # was stopped; a finished one still gets its post-response work, as after a 413.
+            self._report(request_id, exc)
+            completed = invocation.streamed is None
         if completed:
             # After the response left: the caller does not wait for background tasks.
             invocation.finish()

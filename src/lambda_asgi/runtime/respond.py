@@ -5,6 +5,12 @@ The stream body is the HTTP integration framing: a JSON prelude (``statusCode``,
 the raw body bytes as the app sends them. The prelude is the source's own proxy response
 (``EventSource.to_response``) without its body, so header grouping, excluded headers and
 cookies follow the same rules as a buffered response.
+
+The delimiter must come within the first 16 KiB of the stream (:data:`PRELUDE_LIMIT`). A
+response whose headers and cookies do not fit is never sent: the invocation is reported to
+``/error`` before the first byte (:class:`ResponseHeadersTooLargeError`), so the caller gets
+the front door's 502 and the failure shows in the function's error metrics and logs, rather
+than a prelude the front door would reject anyway.
 """
 
 from __future__ import annotations
@@ -17,29 +23,62 @@ from typing import Any
 from ..adapter import Invocation, LambdaAdapter
 from ..events.base import ResponseHeaders, decode_body
 from .client import HTTP_INTEGRATION_CONTENT_TYPE, RuntimeClient, StreamAbortedError
-from .faults import stream_error_trailers
+from .faults import RuntimeFault, stream_error_trailers
 
-__all__ = ["DELIMITER", "http_prelude", "post_proxy_as_stream", "post_streamed"]
+__all__ = [
+    "DELIMITER",
+    "PRELUDE_LIMIT",
+    "ResponseHeadersTooLargeError",
+    "http_prelude",
+    "post_proxy_as_stream",
+    "post_streamed",
+]
 
 logger = logging.getLogger("lambda_asgi")
 
 #: Separates the JSON prelude from the body in a streamed HTTP response.
 DELIMITER = b"\x00" * 8
+#: The JSON prelude and its delimiter must fit in the first 16 KiB of a streamed response.
+PRELUDE_LIMIT = 16 * 1024
 
 _BODY_KEYS = ("body", "isBase64Encoded")
 
 
+class ResponseHeadersTooLargeError(RuntimeFault):
+    """A streamed response's status, headers and cookies do not fit in the 16 KiB prelude."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            "Function.ResponseHeadersTooLarge",
+            f"The response's headers and cookies make a {size}-byte stream prelude; Lambda "
+            f"requires it (with its 8-byte delimiter) within the first {PRELUDE_LIMIT} bytes of "
+            "a streamed response. Send fewer or smaller headers and cookies.",
+        )
+        self.size = size
+
+
 def http_prelude(proxy: Mapping[str, Any]) -> bytes:
-    """The prelude and delimiter for a source's proxy response (its body keys dropped)."""
+    """The prelude and delimiter for a source's proxy response (its body keys dropped).
+
+    Raises :class:`ResponseHeadersTooLargeError` when they exceed :data:`PRELUDE_LIMIT`.
+    """
     prelude = {key: value for key, value in proxy.items() if key not in _BODY_KEYS}
     prelude.setdefault("cookies", [])
-    return json.dumps(prelude, separators=(",", ":")).encode() + DELIMITER
+    data = json.dumps(prelude, separators=(",", ":")).encode() + DELIMITER
+    if len(data) > PRELUDE_LIMIT:
+        raise ResponseHeadersTooLargeError(len(data))
+    return data
 
 
 def post_proxy_as_stream(client: RuntimeClient, request_id: str, proxy: Mapping[str, Any]) -> None:
-    """Send a complete (buffered) proxy response with the streaming framing, in one chunk."""
+    """Send a complete (buffered) proxy response with the streaming framing, in one chunk.
+
+    Raises :class:`ResponseHeadersTooLargeError`, with nothing sent, when the prelude does
+    not fit.
+    """
+    prelude = http_prelude(proxy)  # before the stream starts: it may be too large to send
     writer = client.start_stream(request_id, HTTP_INTEGRATION_CONTENT_TYPE)
-    writer.write(http_prelude(proxy) + decode_body(proxy))
+    writer.write(prelude + decode_body(proxy))
     writer.finish()
 
 
@@ -54,7 +93,8 @@ def post_streamed(
     Memory stays bounded: each chunk is written to the socket before the app is let run on
     to produce the next. An app failing after the first byte is reported through the error
     trailers. Returns False when the response could not be completed (the app was stopped,
-    so there is no post-response work to run).
+    so there is no post-response work to run). Raises :class:`ResponseHeadersTooLargeError`,
+    with the app stopped and nothing sent, when the prelude does not fit.
     """
     response = invocation.streamed
     assert response is not None and response.stream is not None
@@ -64,12 +104,14 @@ def post_streamed(
         response.status, headers, b"", invocation.event, adapter.config
     )
     try:
+        # The prelude is checked before the first byte: one too large goes to /error.
+        prelude = http_prelude(proxy)
         writer = client.start_stream(request_id, HTTP_INTEGRATION_CONTENT_TYPE)
     except BaseException:
         stream.close()
         raise
     try:
-        writer.write(http_prelude(proxy) + response.body)
+        writer.write(prelude + response.body)
         for chunk in stream:
             writer.write(chunk)
     except StreamAbortedError as exc:
