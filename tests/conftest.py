@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +31,16 @@ def corpus_entries(*kinds: str) -> list[Any]:
     return [
         pytest.param(e, json.loads((CORPUS / e["file"]).read_text()), id=e["file"]) for e in entries
     ]
+
+
+@pytest.fixture(autouse=True)
+def _restore_lambda_asgi_logger() -> Iterator[None]:
+    """Undo what a test does to the ``lambda_asgi`` logger (Powertools' Logger, for one,
+    takes it over and stops propagation), so that later tests still see its records."""
+    logger = logging.getLogger("lambda_asgi")
+    saved = (logger.level, logger.propagate, list(logger.handlers), logger.disabled)
+    yield
+    logger.setLevel(saved[0])
+    logger.propagate = saved[1]
+    logger.handlers[:] = saved[2]
+    logger.disabled = saved[3]
