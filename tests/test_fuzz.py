@@ -867,11 +867,6 @@ def _with_protocol(event: dict[str, Any], protocol: str) -> dict[str, Any]:
     return event
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: any 'HTTP/x' requestContext protocol becomes http_version 'x' "
-    "(events/http_api_v2.py _http_version); ASGI allows only '1.0', '1.1' and '2'",
-)
 @pytest.mark.parametrize(
     "event",
     [
@@ -908,11 +903,6 @@ HYBRIDS = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: sources' matches() are not exclusive (see HYBRIDS) and the adapter "
-    "serves such an event as whichever source served the previous event",
-)
 def test_an_event_two_sources_match_is_served_the_same_whatever_came_before() -> None:
     for hybrid in HYBRIDS:
         shapes = set()

@@ -135,7 +135,6 @@ class LambdaAdapter:
         self.streaming = streaming
         self.propagate_exceptions = propagate_exceptions
         self.timeout_margin_ms = parse_margin(timeout_margin_ms)
-        self._source: EventSource | None = None
         self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
         self._state = self._lifespan.state
         self._lifespan.startup()
@@ -182,10 +181,7 @@ class LambdaAdapter:
         Raises :class:`~lambda_asgi.UnsupportedEventError` for events of no supported source
         and :class:`~lambda_asgi.InvalidEventError` for malformed ones.
         """
-        # A function is usually behind one front door: try the last source first.
-        source = self._source
-        if source is None or type(event) is not dict or not source.matches(event):
-            source = self._source = detect_source(event)
+        source = detect_source(event)
         config = self.config
         try:
             scope, body = source.to_scope(event, context, config)

@@ -102,7 +102,7 @@ class HttpApiV2Source(EventSource):
             # sourceIp is what API Gateway itself saw; X-Forwarded-For can be forged.
             client=(source_ip, 0) if type(source_ip) is str and source_ip else None,
             default_host=request_context.get("domainName"),
-            http_version=_http_version(protocol),
+            http_version=http_version(protocol),
         )
         return scope, decode_body(event) if event.get("body") else b""
 
@@ -127,16 +127,14 @@ class HttpApiV2Source(EventSource):
         return response
 
 
+# ASGI's http_version is one of "1.0", "1.1" and "2".
 _HTTP_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/2": "2", "HTTP/1.0": "1.0"}
 
 
-def _http_version(protocol: object) -> str:
-    known = _HTTP_VERSIONS.get(protocol) if isinstance(protocol, str) else None
-    if known is not None:
-        return known
-    if isinstance(protocol, str) and protocol.startswith("HTTP/"):
-        version = protocol[5:]
-        return "2" if version in ("2", "2.0") else version
+def http_version(protocol: object) -> str:
+    """ASGI ``http_version`` from an event's ``protocol`` ("HTTP/1.1"); "1.1" when unknown."""
+    if type(protocol) is str:
+        return _HTTP_VERSIONS.get(protocol.strip().upper(), "1.1")
     return "1.1"
 
 

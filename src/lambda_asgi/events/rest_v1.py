@@ -28,7 +28,7 @@ from .base import (
     split_encoded_path,
     split_root_path,
 )
-from .http_api_v2 import _http_version
+from .http_api_v2 import http_version
 
 __all__ = ["SOURCE", "RestApiSource", "public_prefix"]
 
@@ -93,7 +93,7 @@ class RestApiSource(EventSource):
             client=(source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
             header_map=header_map,
             default_host=domain,
-            http_version=_http_version(request_context.get("protocol")),
+            http_version=http_version(request_context.get("protocol")),
         )
         return scope, decode_body(event)
 
