@@ -87,7 +87,10 @@ class Invocation:
         response = self._response or self.streamed
         if response is not None:
             response.finish()
-        _note_leftover_tasks()
+        served = getattr(_thread_state, "served", 0) + 1
+        _thread_state.served = served
+        if not served & (served - 1) or not served % 1024:
+            _note_leftover_tasks()
 
 
 _JSON_HEADERS = ResponseHeaders.json()
@@ -135,6 +138,7 @@ class LambdaAdapter:
         self.streaming = streaming
         self.propagate_exceptions = propagate_exceptions
         self.timeout_margin_ms = parse_margin(timeout_margin_ms)
+        self._served = 0
         self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
         self._state = self._lifespan.state
         self._lifespan.startup()
@@ -171,7 +175,13 @@ class LambdaAdapter:
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         """Serve one Lambda event and return the proxy response of its source."""
         invocation = self.invoke(event, context)
-        invocation.finish()
+        response = invocation._response
+        if response is not None:
+            response.finish()
+        # Sampled check for tasks the app left running (see _note_leftover_tasks).
+        served = self._served = self._served + 1
+        if not served & (served - 1) or not served % 1024:
+            _note_leftover_tasks()
         assert invocation.result is not None
         return invocation.result
 
@@ -188,9 +198,16 @@ class LambdaAdapter:
         except UnicodeEncodeError as exc:
             raise _lone_surrogate_error(exc) from None
         scope["state"] = self._state.copy()
-        deadline = deadline_for(context, self.timeout_margin_ms)
+        margin_ms = self.timeout_margin_ms
         try:
-            response = call_asgi_sync(self.app, scope, body, runner=get_runner(), deadline=deadline)
+            response = call_asgi_sync(
+                self.app,
+                scope,
+                body,
+                runner=get_runner(),
+                # Read only if the app suspends: most requests never need the deadline.
+                deadline=(lambda: deadline_for(context, margin_ms)) if margin_ms > 0 else None,
+            )
         except AppTimeoutError:
             log_timeout(scope, self.timeout_margin_ms)
             result = self.error_response(source, event, 504, _TIMEOUT_MESSAGE)
@@ -200,7 +217,7 @@ class LambdaAdapter:
             if self.propagate_exceptions:
                 raise
             return Invocation(source, event, result=self.error_response(source, event, 500))
-        invocation = Invocation(source, event, _response=response)
+        invocation = Invocation(source, event, None, None, response)
         if response.needs_async:
             if stream:
                 invocation.streamed = response
@@ -295,14 +312,10 @@ def _note_leftover_tasks() -> None:
 
     Such a task only runs while a later invocation runs the loop (Lambda freezes the process
     between invocations), so its work is late or never done. Listing the loop's tasks costs a
-    few microseconds, so it is sampled: after invocations 1, 2, 4, ... 1024 of the thread, then
-    every 1024th. A leak on every request is reported at once; tasks are never cancelled (a
+    few microseconds, so callers sample: after invocations 1, 2, 4, ... 1024, then every
+    1024th. A leak on every request is reported at once; tasks are never cancelled (a
     connection pool may keep one on purpose).
     """
-    served = getattr(_thread_state, "served", 0) + 1
-    _thread_state.served = served
-    if served & (served - 1) and served % 1024:
-        return
     known = _known_tasks()
     new = [task for task in asyncio.all_tasks(get_runner().get_loop()) if task not in known]
     if not new:

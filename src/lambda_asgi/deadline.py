@@ -30,7 +30,8 @@ DEFAULT_TIMEOUT_MARGIN_MS = 500
 
 def deadline_for(context: Any, margin_ms: int) -> float | None:
     """The loop-clock time at which to cancel the app, or None (margin 0, or a context
-    without ``get_remaining_time_in_millis``)."""
+    without ``get_remaining_time_in_millis``). Call it when the deadline is needed: the
+    remaining time is read then."""
     if margin_ms <= 0:
         return None
     remaining = getattr(context, "get_remaining_time_in_millis", None)

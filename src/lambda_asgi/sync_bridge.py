@@ -221,8 +221,9 @@ class _Exchange:
     space_waiter: asyncio.Future[None] | None = None
     on_close: Callable[[], None] | None = None
     ready: asyncio.Future[None] | None = None
-    #: The loop clock time at which the app is cancelled (None: no deadline).
-    deadline: float | None = None
+    #: The loop clock time at which the app is cancelled (None: no deadline), or a function
+    #: computing it when first needed.
+    deadline: float | Callable[[], float | None] | None = None
     timed_out = False
     needs_turn = False
     #: The first ASGI rule the app broke: kept so that an app which catches the error and
@@ -489,6 +490,8 @@ class _Exchange:
         suspending never schedules one (a cancelled timer would stay in the loop's heap).
         """
         deadline = self.deadline
+        if callable(deadline):
+            deadline = self.deadline = deadline()
         if deadline is None:
             self.loop.run_until_complete(future)
             return
@@ -568,7 +571,7 @@ def call_asgi_sync(
     body: bytes,
     *,
     runner: asyncio.Runner | None = None,
-    deadline: float | None = None,
+    deadline: float | Callable[[], float | None] | None = None,
 ) -> SyncResponse:
     """Run one HTTP exchange of ``app`` synchronously and return its response.
 
@@ -577,7 +580,9 @@ def call_asgi_sync(
     once the response, streamed or not, is finished).
 
     ``deadline``, in the loop's clock (``loop.time()``, monotonic): an app still running then
-    is cancelled, and :class:`AppTimeoutError` is raised (by this call, or by the stream).
+    is cancelled, and :class:`AppTimeoutError` is raised (by this call, or by the stream). It
+    may be a function returning that time (or None), called only if the loop has to run: an
+    app that answers without suspending never needs it.
 
     Raises :class:`NeedsAsyncError` for a WebSocket scope (before the app is called), the
     app's own exception if it raised before ``http.response.start``,
