@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .adapter import Invocation, LambdaAdapter
 from .errors import ConfigurationError, InvalidEventError, LifespanError, UnsupportedEventError
 from .sync_bridge import (
+    AppTimeoutError,
     ASGIProtocolError,
     NeedsAsyncError,
     ResponseFailedError,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASGIProtocolError",
+    "AppTimeoutError",
     "ConfigurationError",
     "InvalidEventError",
     "Invocation",

@@ -11,9 +11,12 @@ Design points (see ``design/sync_bridge.md``):
 * The app is run as a real :class:`asyncio.Task` created on the caller's loop, so
   ``asyncio.current_task()``, contextvars (one fresh copy per request) and cancellation behave
   exactly as under any ASGI server.
+* On Python 3.12+ the task is started eagerly (:class:`BridgeEventLoop`): an app that answers
+  without suspending completes without any loop iteration.
 * The loop is stopped as soon as the response is complete, or as soon as the app starts to
   stream (``more_body=True``); in both cases the app may still be running and the caller decides
   what happens next (:meth:`SyncResponse.finish`, iterating :attr:`SyncResponse.stream`).
+* An optional deadline cancels the app; its timer exists only while the loop runs.
 """
 
 from __future__ import annotations
