@@ -489,12 +489,21 @@ def make_scope(
 
 def reason_phrase(status: int) -> str:
     """The standard reason phrase of ``status`` (``"OK"``), or ``""`` for an unknown code."""
-    from http import HTTPStatus  # ~60 enum members: built on first use, not at import
+    phrase = _PHRASES.get(status)
+    if phrase is None:
+        from http import HTTPStatus  # ~60 enum members: built on first use, not at import
 
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        _PHRASES[status] = phrase
+    return phrase
+
+
+# Reason phrases already looked up (an enum lookup per response costs more than the rest of
+# an ALB response's headers). Bounded: status codes are 100-599.
+_PHRASES: dict[int, str] = {}
 
 
 def status_description(status: int) -> str:
