@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run samples test lint typecheck bench bench-run test-all fuzz soak clean
+.PHONY: run samples test lint typecheck bench bench-run bench-instructions bench-instructions-run test-all fuzz soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,17 @@ bench:
 
 bench-run: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+# Deterministic companion of `make bench`: instructions per invocation under valgrind.
+bench-instructions:
+	@if [ -n "$(BENCH_PYTHON)" ]; then \
+	  $(MAKE) --no-print-directory bench-instructions-run PYTHON=$(BENCH_PYTHON) VENV=.venv-3.12; \
+	else \
+	  $(MAKE) --no-print-directory bench-instructions-run; \
+	fi
+
+bench-instructions-run: $(STAMP)
+	$(BIN)/python benchmarks/instructions.py
 
 # The fuzz tests with many more examples per event source than `make test` runs.
 FUZZ_EXAMPLES ?= 20000
