@@ -76,8 +76,8 @@ def payload_too_large(result: dict[str, Any], limit: int) -> bool:
 
     Cheap for the common case: JSON escaping at most multiplies a string by 12 (a non-BMP
     character becomes two ``\\uXXXX`` escapes), so small bodies skip serialisation. The
-    64 KB of headroom is for the headers: front doors cap response headers far below that
-    (API Gateway at about 10 KB), so headers alone never decide this check.
+    64 KB of headroom is for the headers, which are not measured on this fast path: headers
+    larger than that (pathological) are left to Lambda's own payload check.
     """
     body = result.get("body")
     if isinstance(body, str) and len(body) * 12 + 65536 < limit:
