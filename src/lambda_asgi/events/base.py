@@ -61,6 +61,8 @@ _PATH_SAFE = "/!$&'()*+,;=:@~-._"
 _PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/!$&'()*+,;=:@~\-._]")
 # A port as int() can take it: str.isdigit() also accepts "²", and int() refuses > 4,300 digits.
 _is_port = re.compile(r"[0-9]{1,5}").fullmatch
+# What AWS front doors send in X-Forwarded-Port: looked up rather than parsed.
+_STANDARD_PORTS = {"443": 443, "80": 80}
 
 
 class EventSource(ABC):
@@ -249,6 +251,9 @@ def server_from_host(host: str | None, port_header: str | None, scheme: str) -> 
     if not host:
         return ("localhost", default_port)
     if ":" not in host:  # the common case: a bare DNS name
+        standard = _STANDARD_PORTS.get(port_header)  # type: ignore[arg-type]
+        if standard is not None:
+            return (host, standard)
         if port_header and _is_port(port_header):
             return (host, int(port_header))
         return (host, default_port)
