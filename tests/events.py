@@ -7,6 +7,15 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 
+def put_body(event: dict[str, Any], body: bytes | str | None, binary: bool) -> None:
+    """Set ``body`` / ``isBase64Encoded`` as API Gateway and ALB send them (no body: unset)."""
+    if body is None:
+        return
+    raw = body.encode() if isinstance(body, str) else body
+    event["body"] = base64.b64encode(raw).decode() if binary else raw.decode()
+    event["isBase64Encoded"] = binary
+
+
 def http_api_v2_event(
     method: str = "GET",
     path: str = "/",
@@ -63,13 +72,7 @@ def http_api_v2_event(
         event["queryStringParameters"] = params
     if cookies:
         event["cookies"] = cookies
-    if body is not None:
-        raw = body.encode() if isinstance(body, str) else body
-        if binary:
-            event["body"] = base64.b64encode(raw).decode()
-            event["isBase64Encoded"] = True
-        else:
-            event["body"] = raw.decode()
+    put_body(event, body, binary)
     return event
 
 
@@ -158,10 +161,7 @@ def rest_event(
     }
     if version is not None:
         event["version"] = version
-    if body is not None:
-        raw = body.encode() if isinstance(body, str) else body
-        event["body"] = base64.b64encode(raw).decode() if binary else raw.decode()
-        event["isBase64Encoded"] = binary
+    put_body(event, body, binary)
     return event
 
 
@@ -208,10 +208,7 @@ def alb_event(
         # Single-value mode keeps the LAST value of a repeated name.
         event["headers"] = dict(pairs)
         event["queryStringParameters"] = dict(query or [])
-    if body is not None:
-        raw = body.encode() if isinstance(body, str) else body
-        event["body"] = base64.b64encode(raw).decode() if binary else raw.decode()
-        event["isBase64Encoded"] = binary
+    put_body(event, body, binary)
     return event
 
 
