@@ -174,16 +174,15 @@ class LambdaAdapter:
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         """Serve one Lambda event and return the proxy response of its source."""
-        invocation = self.invoke(event, context)
-        response = invocation._response
+        _, result, response, _ = self._serve(event, context, False)
         if response is not None:
             response.finish()
         # Sampled check for tasks the app left running (see _note_leftover_tasks).
         served = self._served = self._served + 1
         if not served & (served - 1) or not served % 1024:
             _note_leftover_tasks()
-        assert invocation.result is not None
-        return invocation.result
+        assert result is not None
+        return result
 
     def invoke(self, event: Any, context: Any, *, stream: bool = False) -> Invocation:
         """Serve one event; with ``stream=True`` a streamed response is handed back unread.
@@ -191,6 +190,16 @@ class LambdaAdapter:
         Raises :class:`~lambda_asgi.UnsupportedEventError` for events of no supported source
         and :class:`~lambda_asgi.InvalidEventError` for malformed ones.
         """
+        source, result, response, timed_out = self._serve(event, context, stream)
+        if result is None:
+            return Invocation(source, event, None, response, response, timed_out)
+        return Invocation(source, event, result, None, response, timed_out)
+
+    def _serve(
+        self, event: Any, context: Any, stream: bool
+    ) -> tuple[EventSource, dict[str, Any] | None, SyncResponse | None, bool]:
+        """``(source, result, response, timed_out)``: ``result`` is None only for a response
+        handed back unread to stream (then ``response`` is it)."""
         source = detect_source(event)
         config = self.config
         try:
@@ -209,63 +218,64 @@ class LambdaAdapter:
                 deadline=(lambda: deadline_for(context, margin_ms)) if margin_ms > 0 else None,
             )
         except AppTimeoutError:
-            log_timeout(scope, self.timeout_margin_ms)
-            result = self.error_response(source, event, 504, _TIMEOUT_MESSAGE)
-            return Invocation(source, event, result=result, _timed_out=True)
+            log_timeout(scope, margin_ms)
+            return source, self.error_response(source, event, 504, _TIMEOUT_MESSAGE), None, True
         except Exception as exc:
             logger.exception("ASGI app failed on %s %s: %s", scope["method"], scope["path"], exc)
             if self.propagate_exceptions:
                 raise
-            return Invocation(source, event, result=self.error_response(source, event, 500))
-        invocation = Invocation(source, event, None, None, response)
+            return source, self.error_response(source, event, 500), None, False
         if response.needs_async:
             if stream:
-                invocation.streamed = response
-                return invocation
+                return source, None, response, False
             try:
                 body = buffer_stream(response, mode=self.streaming, limit=source.response_limit)
             except BufferedStreamError as exc:
-                return self._refuse(invocation, exc.status, str(exc), scope)
+                return (
+                    source,
+                    self._refuse(source, event, exc.status, str(exc), scope),
+                    response,
+                    False,
+                )
             except AppTimeoutError:
-                log_timeout(scope, self.timeout_margin_ms)
-                return self._refuse(invocation, 504, _TIMEOUT_MESSAGE, scope, log=False)
+                log_timeout(scope, margin_ms)
+                result = self._refuse(source, event, 504, _TIMEOUT_MESSAGE, scope, log=False)
+                return source, result, response, False
             except Exception as exc:
                 logger.exception("ASGI app failed while streaming %s: %s", scope["path"], exc)
                 if self.propagate_exceptions:
                     raise
-                return self._refuse(invocation, 500, "Internal Server Error", scope, log=False)
+                result = self._refuse(source, event, 500, "Internal Server Error", scope, log=False)
+                return source, result, response, False
         else:
             body = response.body
         headers = ResponseHeaders(response.headers, config.exclude_headers)
         result = source.to_response(response.status, headers, body, event, config)
-        if payload_too_large(result, source.response_limit):
-            limit_mb = source.response_limit / (1024 * 1024)
-            return self._refuse(
-                invocation,
-                502,
-                f"The response is over {limit_mb:g} MB once encoded, the limit of a "
+        limit = source.response_limit
+        # The exact check serialises the response: only responses that may be near the limit
+        # need it (text is at most 4/3 of the bytes, JSON escaping at most 12x the text).
+        if len(body) * 16 + 65536 >= limit and payload_too_large(result, limit):
+            message = (
+                f"The response is over {limit / (1024 * 1024):g} MB once encoded, the limit of a "
                 f"{source.title} response. Stream large bodies (LAMBDA_ASGI_INVOKE_MODE="
-                "response_stream with a Function URL in RESPONSE_STREAM invoke mode).",
-                scope,
+                "response_stream with a Function URL in RESPONSE_STREAM invoke mode)."
             )
-        invocation.result = result
-        return invocation
+            return source, self._refuse(source, event, 502, message, scope), response, False
+        return source, result, response, False
 
     def _refuse(
         self,
-        invocation: Invocation,
+        source: EventSource,
+        event: Mapping[str, Any],
         status: int,
         message: str,
         scope: Mapping[str, Any],
         *,
         log: bool = True,
-    ) -> Invocation:
+    ) -> dict[str, Any]:
         if log:
             logger.error("%s %s: %s", scope["method"], scope["path"], message)
-        invocation.result = self.error_response(
-            invocation.source, invocation.event, status, message
-        )
-        return invocation
+        return self.error_response(source, event, status, message)
 
     def error_response(
         self,

@@ -98,7 +98,12 @@ class AlbSource(EventSource):
             "body": text,
         }
         if is_multi_value(event):
-            response["multiValueHeaders"] = dict(headers.groups)
+            unique = headers.unique
+            response["multiValueHeaders"] = (
+                {name: [value] for name, value in unique.items()}
+                if unique is not None
+                else dict(headers.groups)
+            )
         else:
             response["headers"] = single_value_headers(headers)
         return response

@@ -28,12 +28,14 @@ __all__ = [
     "body_bytes",
     "decode_body",
     "encode_body",
+    "encode_pairs",
     "encode_query",
     "event_headers",
     "forwarded_client",
     "get_map",
     "header_pairs",
     "is_mapping",
+    "join_cookies",
     "make_scope",
     "merged_items",
     "multi_header_pairs",
@@ -101,38 +103,77 @@ class EventSource(ABC):
 
 
 class ResponseHeaders:
-    """An app's response headers, grouped by lower-cased name, ``exclude_headers`` removed.
+    """An app's response headers, names lower-cased, ``exclude_headers`` removed.
 
     Header names are emitted lower-cased by every source (HTTP/2 requires it and API Gateway,
     ALB and CloudFront treat names case-insensitively); values keep their bytes (latin-1).
+    :attr:`unique` is the ``{name: value}`` map when no name repeats (most responses), so
+    sources can skip grouping; :attr:`groups` has every value of every name.
     """
 
-    __slots__ = ("content_encoding", "content_type", "groups")
+    __slots__ = ("_groups", "content_encoding", "content_type", "unique")
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]], exclude: frozenset[str]) -> None:
-        groups: dict[str, list[str]] = {}
-        for raw_name, raw_value in raw:
+        pairs = raw if type(raw) is list else list(raw)
+        unique: dict[str, str] | None = {}
+        groups: dict[str, list[str]] | None = None
+        for raw_name, raw_value in pairs:
             name = raw_name.decode("latin-1").lower()
-            if exclude and name in exclude:
-                continue
-            values = groups.get(name)
-            if values is None:
-                groups[name] = [raw_value.decode("latin-1")]
-            else:
-                values.append(raw_value.decode("latin-1"))
-        self.groups = groups
-        content_type = groups.get("content-type")
-        self.content_type = content_type[-1].lower() if content_type else ""
-        encoding = groups.get("content-encoding")
-        self.content_encoding = encoding[-1].strip().lower() if encoding else ""
+            if name in unique or name in exclude:  # type: ignore[operator]
+                unique = None
+                break
+            unique[name] = raw_value.decode("latin-1")  # type: ignore[index]
+        if unique is None:
+            # Rare: a repeated name (Set-Cookie) or an excluded one; group every value.
+            groups = {}
+            for raw_name, raw_value in pairs:
+                name = raw_name.decode("latin-1").lower()
+                if name not in exclude:
+                    groups.setdefault(name, []).append(raw_value.decode("latin-1"))
+            if all(len(values) == 1 for values in groups.values()):
+                unique = {name: values[0] for name, values in groups.items()}
+                groups = None
+        self.unique = unique
+        self._groups = groups
+        # The last value of a repeated name counts.
+        content_type = unique.get("content-type") if unique is not None else None
+        encoding = unique.get("content-encoding") if unique is not None else None
+        if groups is not None:
+            content_type = (groups.get("content-type") or [None])[-1]
+            encoding = (groups.get("content-encoding") or [None])[-1]
+        self.content_type = content_type.lower() if content_type else ""
+        self.content_encoding = encoding.strip().lower() if encoding else ""
 
     @classmethod
     def json(cls) -> ResponseHeaders:
         """Headers of the JSON error responses the adapter itself produces."""
         return cls(((b"content-type", b"application/json"),), frozenset())
 
+    @property
+    def groups(self) -> dict[str, list[str]]:
+        """``{name: [value, ...]}`` in the order the app sent the names."""
+        groups = self._groups
+        if groups is None:
+            assert self.unique is not None
+            groups = self._groups = {name: [value] for name, value in self.unique.items()}
+        return groups
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name`` (lower-case), in order; empty if the app did not send it."""
+        unique = self.unique
+        if unique is not None:
+            value = unique.get(name)
+            return [] if value is None else [value]
+        return self.groups.get(name, [])
+
     def joined(self, exclude: str = "") -> dict[str, str]:
         """One value per name, repeats joined with ``", "`` (``exclude``: a name to leave out)."""
+        unique = self.unique
+        if unique is not None:
+            result = unique.copy()
+            if exclude in result:
+                del result[exclude]
+            return result
         return {
             name: values[0] if len(values) == 1 else ", ".join(values)
             for name, values in self.groups.items()
@@ -166,20 +207,34 @@ def encode_header_value(value: object, where: str) -> bytes:
 
 def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, bytes]]:
     """ASGI header pairs (names lower-cased) from a ``{name: value}`` map of an event."""
-    try:
-        # Fast path: string names and latin-1 string values, as AWS sends them. latin-1 is
-        # the inverse of how ASGI frameworks decode header bytes.
-        return [
-            (name.lower().encode("latin-1"), value.encode("latin-1"))
-            for name, value in headers.items()
-        ]
-    except (AttributeError, UnicodeEncodeError):
-        pass
+    if not headers:
+        return []
+    # Fast path: string names and latin-1 string values, as AWS sends them. latin-1 is the
+    # inverse of how ASGI frameworks decode header bytes.
+    pairs = encode_pairs(headers, headers.values(), len(headers))
+    if pairs is not None:
+        return pairs
     return [
         (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
         for name, value in headers.items()
         if value is not None
     ]
+
+
+def encode_pairs(names: Iterable[Any], values: Iterable[Any], count: int) -> list[Any] | None:
+    """``[(name, value), ...]`` as ASGI header bytes (names lower-cased), or ``None`` when a
+    name or value is not a latin-1 string without NUL (the caller then goes pair by pair).
+
+    A handful of C-level calls whatever the number of headers: joined, converted, split.
+    """
+    try:
+        encoded_names = "\0".join(names).lower().encode("latin-1").split(b"\0")
+        encoded_values = "\0".join(values).encode("latin-1").split(b"\0")
+    except (TypeError, UnicodeEncodeError):
+        return None
+    if len(encoded_names) != count or len(encoded_values) != count:
+        return None  # a NUL inside a name or value
+    return list(zip(encoded_names, encoded_values, strict=True))
 
 
 def decode_body(event: Mapping[str, Any], flag: str = "isBase64Encoded") -> bytes:
@@ -383,7 +438,7 @@ def multi_header_pairs(items: Iterable[tuple[str, str]], where: str) -> list[tup
             for name, value in items
             if value is not None
         ]
-    return _join_cookies(headers)
+    return join_cookies(headers)
 
 
 def event_headers(
@@ -393,30 +448,26 @@ def event_headers(
     :func:`merged_items` and :func:`multi_header_pairs`), with a fast path for AWS's shape."""
     multi = get_map(event, multi_key)
     single = get_map(event, single_key)
-    try:
-        if (not single or single.keys() <= multi.keys()) and all(
-            type(values) is list for values in multi.values()
-        ):
-            headers = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, values in multi.items()
-                for value in values
-            ]
-        elif not multi:
-            headers = [
-                (name.lower().encode("latin-1"), value.encode("latin-1"))
-                for name, value in single.items()
-            ]
-        else:
-            raise TypeError("the maps need merging")
-    except (AttributeError, TypeError, UnicodeEncodeError):
+    pairs = None
+    if not single or single.keys() <= multi.keys():
+        # What AWS sends: the multi-value map has every name, each with a list of values.
+        if set(map(type, multi.values())) <= _LIST_TYPE:
+            names = [name for name, values in multi.items() for _ in values]
+            values = [value for values in multi.values() for value in values]
+            pairs = encode_pairs(names, values, len(names))
+    elif not multi:
+        pairs = encode_pairs(single, single.values(), len(single))
+    if pairs is None:
         return multi_header_pairs(
             merged_items(event, multi_key, single_key, fold_case=True), single_key
         )
-    return _join_cookies(headers)
+    return join_cookies(pairs)
 
 
-def _join_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+_LIST_TYPE = {list}
+
+
+def join_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     """Several ``cookie`` headers become one, joined with ``"; "`` (RFC 6265); empty ones go."""
     cookies = [value for name, value in headers if name == b"cookie"]
     if len(cookies) < 2 and (not cookies or cookies[0]):

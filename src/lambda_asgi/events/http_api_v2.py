@@ -121,7 +121,7 @@ class HttpApiV2Source(EventSource):
             "body": text,
             "isBase64Encoded": is_base64,
         }
-        cookies = headers.groups.get("set-cookie")
+        cookies = headers.get_all("set-cookie")
         if cookies:
             response["cookies"] = cookies
         return response

@@ -106,18 +106,23 @@ class RestApiSource(EventSource):
         config: AdapterConfig,
     ) -> dict[str, Any]:
         text, is_base64 = encode_body(body, headers, config)
-        groups = headers.groups
+        unique = headers.unique
         response: dict[str, Any] = {
             "statusCode": status,
-            "headers": {name: values[0] for name, values in groups.items() if len(values) == 1},
+            "headers": dict(unique) if unique is not None else {},
             "body": text,
             "isBase64Encoded": is_base64,
         }
-        # Repeated names (two Set-Cookie headers) need multiValueHeaders; API Gateway merges
-        # the two maps, so each name goes in exactly one of them.
-        repeated = {name: values for name, values in groups.items() if len(values) > 1}
-        if repeated:
-            response["multiValueHeaders"] = repeated
+        if unique is None:
+            # Repeated names (two Set-Cookie headers) need multiValueHeaders; API Gateway
+            # merges the two maps, so each name goes in exactly one of them.
+            groups = headers.groups
+            response["headers"] = {
+                name: values[0] for name, values in groups.items() if len(values) == 1
+            }
+            response["multiValueHeaders"] = {
+                name: values for name, values in groups.items() if len(values) > 1
+            }
         return response
 
 
