@@ -23,12 +23,12 @@ __all__ = [
     "ASGI_VERSION",
     "LAMBDA_PAYLOAD_LIMIT",
     "MAX_SINGLE_VALUE_COOKIES",
+    "PATH_NEEDS_QUOTING",
     "EventSource",
     "ResponseHeaders",
     "body_bytes",
     "decode_body",
     "encode_body",
-    "encode_pairs",
     "encode_query",
     "event_headers",
     "forwarded_client",
@@ -60,11 +60,40 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 
 # Characters left as they are when a decoded path is re-encoded for ``raw_path``.
 _PATH_SAFE = "/!$&'()*+,;=:@~-._"
-_PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/!$&'()*+,;=:@~\-._]")
+#: Matches a character of a decoded path that ``raw_path`` must percent-encode.
+PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/!$&'()*+,;=:@~\-._]")
 # A port as int() can take it: str.isdigit() also accepts "²", and int() refuses > 4,300 digits.
 _is_port = re.compile(r"[0-9]{1,5}").fullmatch
 # What AWS front doors send in X-Forwarded-Port: looked up rather than parsed.
 _STANDARD_PORTS = {"443": 443, "80": 80}
+_STANDARD_PORT_BYTES = {b"443": 443, b"80": 80}
+
+
+class _RequestHeaderNames(dict[str, bytes]):
+    """Event header name -> ASGI name (lower-cased latin-1 bytes), remembered: a function
+    sees few distinct names, and a cached bytes object also keeps its hash for dict lookups."""
+
+    def __missing__(self, name: str) -> bytes:
+        encoded = name.lower().encode("latin-1")
+        if len(self) < _NAME_CACHE_SIZE:
+            self[name] = encoded
+        return encoded
+
+
+class _ResponseHeaderNames(dict[bytes, str]):
+    """App response header name -> lower-cased ``str``, remembered likewise."""
+
+    def __missing__(self, name: bytes) -> str:
+        decoded = name.decode("latin-1").lower()
+        if len(self) < _NAME_CACHE_SIZE and type(name) is bytes:
+            self[name] = decoded
+        return decoded
+
+
+# Bounded: an event or app that invents header names cannot grow the caches for ever.
+_NAME_CACHE_SIZE = 1024
+_REQUEST_NAMES = _RequestHeaderNames()
+_RESPONSE_NAMES = _ResponseHeaderNames()
 
 
 class EventSource(ABC):
@@ -117,12 +146,16 @@ class ResponseHeaders:
         pairs = raw if type(raw) is list else list(raw)
         unique: dict[str, str] | None = {}
         groups: dict[str, list[str]] | None = None
-        for raw_name, raw_value in pairs:
-            name = raw_name.decode("latin-1").lower()
-            if name in unique or name in exclude:  # type: ignore[operator]
-                unique = None
-                break
-            unique[name] = raw_value.decode("latin-1")  # type: ignore[index]
+        names = _RESPONSE_NAMES
+        try:
+            for raw_name, raw_value in pairs:
+                name = names[raw_name]
+                if name in unique or name in exclude:  # type: ignore[operator]
+                    unique = None
+                    break
+                unique[name] = raw_value.decode("latin-1")  # type: ignore[index]
+        except TypeError:  # a bytearray name (unhashable): the general path below
+            unique = None
         if unique is None:
             # Rare: a repeated name (Set-Cookie) or an excluded one; group every value.
             groups = {}
@@ -207,34 +240,18 @@ def encode_header_value(value: object, where: str) -> bytes:
 
 def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, bytes]]:
     """ASGI header pairs (names lower-cased) from a ``{name: value}`` map of an event."""
-    if not headers:
-        return []
-    # Fast path: string names and latin-1 string values, as AWS sends them. latin-1 is the
-    # inverse of how ASGI frameworks decode header bytes.
-    pairs = encode_pairs(headers, headers.values(), len(headers))
-    if pairs is not None:
-        return pairs
+    try:
+        # Fast path: string names and latin-1 string values, as AWS sends them. latin-1 is
+        # the inverse of how ASGI frameworks decode header bytes.
+        names = _REQUEST_NAMES
+        return [(names[name], value.encode("latin-1")) for name, value in headers.items()]
+    except (AttributeError, UnicodeEncodeError):
+        pass
     return [
         (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
         for name, value in headers.items()
         if value is not None
     ]
-
-
-def encode_pairs(names: Iterable[Any], values: Iterable[Any], count: int) -> list[Any] | None:
-    """``[(name, value), ...]`` as ASGI header bytes (names lower-cased), or ``None`` when a
-    name or value is not a latin-1 string without NUL (the caller then goes pair by pair).
-
-    A handful of C-level calls whatever the number of headers: joined, converted, split.
-    """
-    try:
-        encoded_names = "\0".join(names).lower().encode("latin-1").split(b"\0")
-        encoded_values = "\0".join(values).encode("latin-1").split(b"\0")
-    except (TypeError, UnicodeEncodeError):
-        return None
-    if len(encoded_names) != count or len(encoded_values) != count:
-        return None  # a NUL inside a name or value
-    return list(zip(encoded_names, encoded_values, strict=True))
 
 
 def decode_body(event: Mapping[str, Any], flag: str = "isBase64Encoded") -> bytes:
@@ -278,7 +295,7 @@ def encode_body(body: bytes, headers: ResponseHeaders, config: AdapterConfig) ->
 
 def quote_path(path: str) -> bytes:
     """Percent-encode a decoded path for ``raw_path`` (reserved characters kept)."""
-    if _PATH_NEEDS_QUOTING.search(path) is None:
+    if PATH_NEEDS_QUOTING.search(path) is None:
         return path.encode("ascii")
     return quote(path, safe=_PATH_SAFE).encode("ascii")
 
@@ -429,10 +446,9 @@ def multi_header_pairs(items: Iterable[tuple[str, str]], where: str) -> list[tup
     """
     try:
         # Fast path: string names and latin-1 string values, as AWS sends them.
-        headers = [
-            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in items
-        ]
-    except (AttributeError, UnicodeEncodeError):
+        names = _REQUEST_NAMES
+        headers = [(names[name], value.encode("latin-1")) for name, value in items]
+    except (AttributeError, TypeError, UnicodeEncodeError):
         headers = [
             (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
             for name, value in items
@@ -448,23 +464,20 @@ def event_headers(
     :func:`merged_items` and :func:`multi_header_pairs`), with a fast path for AWS's shape."""
     multi = get_map(event, multi_key)
     single = get_map(event, single_key)
-    pairs = None
     if not single or single.keys() <= multi.keys():
-        # What AWS sends: the multi-value map has every name, each with a list of values.
         if set(map(type, multi.values())) <= _LIST_TYPE:
-            names = [name for name, values in multi.items() for _ in values]
-            values = [value for values in multi.values() for value in values]
-            pairs = encode_pairs(names, values, len(names))
-    elif not multi:
-        pairs = encode_pairs(single, single.values(), len(single))
-    if pairs is None:
-        return multi_header_pairs(
-            merged_items(event, multi_key, single_key, fold_case=True), single_key
-        )
-    return join_cookies(pairs)
+            # What AWS sends: the multi-value map has every name, each with a list of values.
+            items = [(name, value) for name, values in multi.items() for value in values]
+            return multi_header_pairs(items, multi_key)
+    elif not multi and set(map(type, single.values())) <= _STR_TYPE:
+        return multi_header_pairs(single.items(), single_key)
+    return multi_header_pairs(
+        merged_items(event, multi_key, single_key, fold_case=True), single_key
+    )
 
 
 _LIST_TYPE = {list}
+_STR_TYPE = {str}
 
 
 def join_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -520,11 +533,17 @@ def make_scope(
         scheme = proto_text if proto_text in ("http", "https") else default_scheme
     host = header_map.get(b"host")
     port = header_map.get(b"x-forwarded-port")
-    server = server_from_host(
-        host.decode("latin-1") if host else (default_host if type(default_host) is str else None),
-        port.decode("latin-1") if port else None,
-        scheme,
-    )
+    if host and port in _STANDARD_PORT_BYTES and b":" not in host:
+        # What AWS front doors send: a DNS name and port 443 or 80.
+        server = (host.decode("latin-1"), _STANDARD_PORT_BYTES[port])
+    else:
+        server = server_from_host(
+            host.decode("latin-1")
+            if host
+            else (default_host if type(default_host) is str else None),
+            port.decode("latin-1") if port else None,
+            scheme,
+        )
     return {
         "type": "http",
         "asgi": ASGI_VERSION,

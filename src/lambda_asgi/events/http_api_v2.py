@@ -8,6 +8,7 @@ from typing import Any
 from ..config import AdapterConfig
 from ..errors import InvalidEventError
 from .base import (
+    PATH_NEEDS_QUOTING,
     EventSource,
     ResponseHeaders,
     decode_body,
@@ -22,6 +23,8 @@ from .base import (
 )
 
 __all__ = ["SOURCE", "HttpApiV2Source"]
+
+_path_needs_quoting = PATH_NEEDS_QUOTING.search
 
 
 def is_function_url(request_context: Mapping[str, Any]) -> bool:
@@ -48,6 +51,8 @@ class HttpApiV2Source(EventSource):
 
     def split_path(self, raw_path: str) -> tuple[str, bytes]:
         """``(path, raw_path)``: HTTP API has already decoded the path, so re-encode it."""
+        if _path_needs_quoting(raw_path) is None:
+            return raw_path, raw_path.encode("ascii")
         return raw_path, quote_path(raw_path)
 
     def to_scope(
@@ -102,7 +107,8 @@ class HttpApiV2Source(EventSource):
             # sourceIp is what API Gateway itself saw; X-Forwarded-For can be forged.
             client=(source_ip, 0) if type(source_ip) is str and source_ip else None,
             default_host=request_context.get("domainName"),
-            http_version=http_version(protocol),
+            http_version=(type(protocol) is str and HTTP_VERSIONS.get(protocol))
+            or http_version(protocol),
         )
         return scope, decode_body(event) if event.get("body") else b""
 
@@ -127,14 +133,14 @@ class HttpApiV2Source(EventSource):
         return response
 
 
-# ASGI's http_version is one of "1.0", "1.1" and "2".
-_HTTP_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/2": "2", "HTTP/1.0": "1.0"}
+#: An event's ``protocol`` -> ASGI's http_version (one of "1.0", "1.1" and "2").
+HTTP_VERSIONS = {"HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/2": "2", "HTTP/1.0": "1.0"}
 
 
 def http_version(protocol: object) -> str:
     """ASGI ``http_version`` from an event's ``protocol`` ("HTTP/1.1"); "1.1" when unknown."""
     if type(protocol) is str:
-        return _HTTP_VERSIONS.get(protocol.strip().upper(), "1.1")
+        return HTTP_VERSIONS.get(protocol.strip().upper(), "1.1")
     return "1.1"
 
 

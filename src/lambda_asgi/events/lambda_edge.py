@@ -18,10 +18,8 @@ from .base import (
     ResponseHeaders,
     body_bytes,
     encode_body,
-    encode_pairs,
     get_map,
     is_mapping,
-    join_cookies,
     make_scope,
     multi_header_pairs,
     reason_phrase,
@@ -209,8 +207,7 @@ def _request_headers(request: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
     headers = get_map(request, "headers")
     where = "Records[0].cf.request.headers"
     try:
-        names = [name for name, entries in headers.items() for _ in entries]
-        values = [entry["value"] for entries in headers.values() for entry in entries]
+        items = [(name, entry["value"]) for name, entries in headers.items() for entry in entries]
     except (KeyError, TypeError):
         for name, entries in headers.items():
             if not isinstance(entries, list) or not all(
@@ -221,10 +218,7 @@ def _request_headers(request: Mapping[str, Any]) -> list[tuple[bytes, bytes]]:
                     '{"key": ..., "value": ...} objects'
                 ) from None
         raise AssertionError("unreachable") from None  # pragma: no cover
-    pairs = encode_pairs(names, values, len(names))
-    if pairs is not None:
-        return join_cookies(pairs)
-    return multi_header_pairs(zip(names, values, strict=True), where)
+    return multi_header_pairs(items, where)
 
 
 def _request_body(request: Mapping[str, Any]) -> bytes:

@@ -28,7 +28,7 @@ from .base import (
     split_encoded_path,
     split_root_path,
 )
-from .http_api_v2 import http_version
+from .http_api_v2 import HTTP_VERSIONS, http_version
 
 __all__ = ["SOURCE", "RestApiSource", "public_prefix"]
 
@@ -52,50 +52,69 @@ class RestApiSource(EventSource):
     def to_scope(
         self, event: Mapping[str, Any], context: Any, config: AdapterConfig
     ) -> tuple[dict[str, Any], bytes]:
-        method = require_str(event.get("httpMethod"), "httpMethod")
-        raw = event.get("path") or "/"
-        path, raw_path = split_encoded_path(require_str(raw, "path"))
-        request_context = get_map(event, "requestContext")
+        # The `type(...) is` checks are fast paths for what AWS sends; the helpers validate
+        # everything else and name the field that is wrong.
+        method = event.get("httpMethod")
+        if type(method) is not str or not method:
+            method = require_str(method, "httpMethod")
+        path, raw_path = split_encoded_path(require_str(event.get("path") or "/", "path"))
+        request_context = event.get("requestContext")
+        if type(request_context) is not dict:
+            request_context = get_map(event, "requestContext")
         headers = event_headers(event, "multiValueHeaders", "headers")
         header_map = dict(headers)
         domain = request_context.get("domainName")
-        host = header_map.get(b"host", b"").decode("latin-1")
+        is_http_api = event.get("version") == "1.0"
         prefix = public_prefix(
             path,
             request_context,
-            domain if isinstance(domain, str) and domain else host,
-            is_http_api=event.get("version") == "1.0",
+            domain
+            if isinstance(domain, str) and domain
+            else header_map.get(b"host", b"").decode("latin-1"),
+            is_http_api=is_http_api,
         )
+        full_path = prefix + path
         stage = request_context.get("stage")
         # HTTP API keeps a named stage IN the path (like payload 2.0); REST strips it.
         stage_in_path = (
-            f"/{stage}"
-            if event.get("version") == "1.0" and isinstance(stage, str) and stage != "$default"
-            else ""
+            f"/{stage}" if is_http_api and isinstance(stage, str) and stage != "$default" else ""
         )
-        full_path = prefix + path
-        query = encode_query(
-            merged_items(
-                event, "multiValueQueryStringParameters", "queryStringParameters", fold_case=False
+        if stage_in_path or config.base_path:
+            root_path = split_root_path(full_path, (prefix, stage_in_path, config.base_path))
+        else:
+            root_path = prefix  # full_path starts with it, on a segment boundary
+        if event.get("multiValueQueryStringParameters") or event.get("queryStringParameters"):
+            query = encode_query(
+                merged_items(
+                    event,
+                    "multiValueQueryStringParameters",
+                    "queryStringParameters",
+                    fold_case=False,
+                )
             )
-        )
-        identity = get_map(request_context, "identity")
+        else:
+            query = b""
+        identity = request_context.get("identity")
+        if type(identity) is not dict:
+            identity = get_map(request_context, "identity")
         source_ip = identity.get("sourceIp")
+        protocol = request_context.get("protocol")
         scope = make_scope(
             event,
             context,
             method=method,
             path=full_path,
             raw_path=quote_path(prefix) + raw_path if prefix else raw_path,
-            root_path=split_root_path(full_path, (prefix, stage_in_path, config.base_path)),
+            root_path=root_path,
             query_string=query,
             headers=headers,
-            client=(source_ip, 0) if isinstance(source_ip, str) and source_ip else None,
+            client=(source_ip, 0) if type(source_ip) is str and source_ip else None,
             header_map=header_map,
             default_host=domain,
-            http_version=http_version(request_context.get("protocol")),
+            http_version=(type(protocol) is str and HTTP_VERSIONS.get(protocol))
+            or http_version(protocol),
         )
-        return scope, decode_body(event)
+        return scope, decode_body(event) if event.get("body") else b""
 
     def to_response(
         self,
