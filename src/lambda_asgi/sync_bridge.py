@@ -28,7 +28,7 @@ import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = [
     "ASGIApp",
@@ -275,13 +275,36 @@ class _Exchange:
                 self.streamed = True
                 self.chunks = deque()
             else:
-                self._complete()
+                self.state = _COMPLETE
+                if self.done_waiter is not None:
+                    self._complete()
             # Return control to the caller now; post-response work runs in finish().
             ready = self.ready
             if ready is not None and not ready.done():
                 ready.set_result(None)
         elif kind == "http.response.start":
-            self._on_start(message)
+            # Also kept inline (one call less per request); _refuse_start names a broken rule.
+            status = message.get("status")
+            if self.state != _NOT_STARTED:
+                self._refuse_start(status, None, None)
+            headers = message.get("headers", ())
+            try:
+                # One copy, one concatenation and one C-level scan for all the headers: much
+                # cheaper than checking each name and value in Python. Concatenating each pair
+                # also checks that it is a (bytes, bytes) pair.
+                checked = list(headers)
+                joined = b"".join([name + value for name, value in checked])
+            except (TypeError, ValueError):
+                self._refuse_start(status, headers, None)
+            if (
+                type(status) is not int
+                or not 100 <= status <= 599
+                or len(joined.translate(None, _FORBIDDEN_HEADER_CHARS)) != len(joined)
+            ):
+                self._refuse_start(status, headers, checked)
+            self.status = status
+            self.headers = checked
+            self.state = _STARTED
         else:
             raise self._violated(
                 f"unsupported ASGI message type {kind!r}: an HTTP app sends "
@@ -294,30 +317,20 @@ class _Exchange:
             self.violation = error
         return error
 
-    def _on_start(self, message: Message) -> None:
+    def _refuse_start(
+        self, status: object, headers: object, checked: list[Any] | None
+    ) -> NoReturn:
+        """Raise for an ``http.response.start`` that breaks a rule (``checked``: the headers
+        as a list, None when they are not even a list of pairs)."""
         if self.state != _NOT_STARTED:
             raise self._violated(
                 "the app sent 'http.response.start' twice: ASGI allows exactly one per response"
             )
-        status = message.get("status")
         if type(status) is not int or not 100 <= status <= 599:
             raise self._violated(
                 f"'http.response.start' status must be an int from 100 to 599, got {status!r}"
             )
-        headers = message.get("headers", ())
-        try:
-            # One copy, one concatenation and one C-level scan for all the headers: much
-            # cheaper per request than checking each name and value in Python. Concatenating
-            # each pair also checks that it is a (bytes, bytes) pair.
-            checked = list(headers)
-            joined = b"".join([name + value for name, value in checked])
-        except (TypeError, ValueError):
-            raise ASGIProtocolError(_describe_bad_headers(headers)) from None
-        if len(joined.translate(None, _FORBIDDEN_HEADER_CHARS)) != len(joined):
-            raise ASGIProtocolError(_describe_bad_headers(checked))
-        self.status = status
-        self.headers = checked
-        self.state = _STARTED
+        raise ASGIProtocolError(_describe_bad_headers(headers if checked is None else checked))
 
     def _check_body(self, body: object) -> bytes:
         if isinstance(body, bytearray | memoryview):

@@ -25,12 +25,14 @@ SOURCES: tuple[EventSource, ...] = (
     lattice.SOURCE_V1,
 )
 
+_MARKED_SOURCES = tuple((source.marker, source) for source in SOURCES)
+
 
 def detect_source(event: object) -> EventSource:
     """The source of ``event``, or :class:`UnsupportedEventError` saying what it looks like."""
     if type(event) is dict or isinstance(event, Mapping):
-        for source in SOURCES:
-            if source.matches(event):
+        for marker, source in _MARKED_SOURCES:
+            if marker in event and source.matches(event):
                 return source
     raise UnsupportedEventError(describe_event(event))
 

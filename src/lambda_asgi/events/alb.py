@@ -46,6 +46,7 @@ class AlbSource(EventSource):
 
     name = "alb"
     title = "Application Load Balancer"
+    marker = "requestContext"
     response_limit = ALB_RESPONSE_LIMIT
 
     def matches(self, event: Mapping[str, Any]) -> bool:

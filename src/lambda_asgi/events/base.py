@@ -105,6 +105,9 @@ class EventSource(ABC):
     title: str
     #: Largest response (final JSON) this source accepts, in bytes.
     response_limit: int = LAMBDA_PAYLOAD_LIMIT
+    #: A top-level key every event of this source has: detection only asks :meth:`matches`
+    #: of the sources whose marker the event holds.
+    marker: str
 
     @abstractmethod
     def matches(self, event: Mapping[str, Any]) -> bool:

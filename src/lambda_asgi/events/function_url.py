@@ -16,6 +16,7 @@ class FunctionUrlSource(HttpApiV2Source):
 
     name = "function-url"
     title = "Lambda Function URL"
+    marker = "rawPath"
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         if event.get("version") != "2.0" or "rawPath" not in event:

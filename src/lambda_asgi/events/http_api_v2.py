@@ -38,6 +38,7 @@ class HttpApiV2Source(EventSource):
 
     name = "http-api-v2"
     title = "API Gateway HTTP API (payload format 2.0)"
+    marker = "rawPath"
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         if event.get("version") != "2.0" or "rawPath" not in event:

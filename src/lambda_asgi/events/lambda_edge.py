@@ -88,6 +88,7 @@ class LambdaEdgeSource(EventSource):
 
     name = "lambda-at-edge"
     title = "Lambda@Edge (viewer-request / origin-request)"
+    marker = "Records"
     response_limit = ORIGIN_RESPONSE_LIMIT
 
     def matches(self, event: Mapping[str, Any]) -> bool:

@@ -49,6 +49,7 @@ class LatticeV1Source(EventSource):
 
     name = "vpc-lattice-v1"
     title = "VPC Lattice (event structure v1)"
+    marker = "method"
     path_key = "raw_path"
     base64_key = "is_base64_encoded"
     query_keys: tuple[str, ...] = ("query_string_parameters",)

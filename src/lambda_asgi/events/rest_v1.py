@@ -38,6 +38,7 @@ class RestApiSource(EventSource):
 
     name = "apigw-rest-v1"
     title = "API Gateway REST API / HTTP API (payload format 1.0)"
+    marker = "httpMethod"
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         if "httpMethod" not in event or "path" not in event:
