@@ -22,6 +22,7 @@ Design points (see ``design/sync_bridge.md``):
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import sys
@@ -76,7 +77,6 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
     scheduled as usual and the loop is run until its response is ready.
     """
 
-    _starting_eagerly = False
     #: Callbacks scheduled with call_soon since the bridge last looked (tasks an app started,
     #: futures it resolved): after an eager request they are what needs a loop turn.
     calls_scheduled = 0
@@ -88,20 +88,31 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
         self.calls_scheduled += 1
         return super().call_soon(callback, *args, context=context)
 
-    def is_running(self) -> bool:
-        """True while the loop runs, and while a task is being started eagerly."""
-        return self._starting_eagerly or self._thread_id is not None
+    def set_debug(self, enabled: bool) -> None:
+        """As :meth:`asyncio.AbstractEventLoop.set_debug`."""
+        super().set_debug(enabled)
+        # Every Future and Task asks its loop get_debug() when it is made: answer from C
+        # rather than with a Python frame (an instance attribute shadows the method).
+        self.get_debug = itertools.repeat(bool(enabled)).__next__  # type: ignore[method-assign]
 
     def start_task_eagerly(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """A task for ``coro`` whose first step has already run (until it suspends or ends)."""
-        previous = asyncio.events._get_running_loop()
-        self._starting_eagerly = True
-        asyncio.events._set_running_loop(self)
+        previous = _get_running_loop()
+        # Task(eager_start=True) runs the first step at once only if the loop says it is
+        # running: it is, for the length of that step (current_task() and
+        # get_running_loop() work in the app exactly as on a running loop).
+        self.is_running = _ALWAYS_TRUE  # type: ignore[method-assign]
+        _set_running_loop(self)
         try:
             return asyncio.Task(coro, loop=self, eager_start=True)  # type: ignore[call-arg,unused-ignore]
         finally:
-            asyncio.events._set_running_loop(previous)
-            self._starting_eagerly = False
+            _set_running_loop(previous)
+            del self.is_running
+
+
+_ALWAYS_TRUE = itertools.repeat(True).__next__
+_get_running_loop = asyncio.events._get_running_loop
+_set_running_loop = asyncio.events._set_running_loop
 
 
 def new_runner() -> asyncio.Runner:
@@ -289,10 +300,10 @@ class _Exchange:
                 self._refuse_start(status, None, None)
             headers = message.get("headers", ())
             try:
-                # One copy, one concatenation and one C-level scan for all the headers: much
+                # One concatenation and one C-level scan for all the headers: much
                 # cheaper than checking each name and value in Python. Concatenating each pair
                 # also checks that it is a (bytes, bytes) pair.
-                checked = list(headers)
+                checked = headers if type(headers) is list else list(headers)
                 joined = b"".join([name + value for name, value in checked])
             except (TypeError, ValueError):
                 self._refuse_start(status, headers, None)
@@ -317,9 +328,7 @@ class _Exchange:
             self.violation = error
         return error
 
-    def _refuse_start(
-        self, status: object, headers: object, checked: list[Any] | None
-    ) -> NoReturn:
+    def _refuse_start(self, status: object, headers: object, checked: list[Any] | None) -> NoReturn:
         """Raise for an ``http.response.start`` that breaks a rule (``checked``: the headers
         as a list, None when they are not even a list of pairs)."""
         if self.state != _NOT_STARTED:

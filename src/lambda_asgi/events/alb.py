@@ -58,8 +58,7 @@ class AlbSource(EventSource):
     ) -> tuple[dict[str, Any], bytes]:
         method = require_str(event.get("httpMethod"), "httpMethod")
         path, raw_path = split_encoded_path(require_str(event.get("path") or "/", "path"))
-        headers = event_headers(event, "multiValueHeaders", "headers")
-        header_map = dict(headers)
+        headers, header_map = event_headers(event, "multiValueHeaders", "headers")
         # Query keys and values are still encoded: join them as they are (no double encoding).
         query = "&".join(
             f"{requote(key)}={requote(value)}"

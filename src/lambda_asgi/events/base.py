@@ -12,7 +12,7 @@ import binascii
 import logging
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeGuard
 from urllib.parse import quote, unquote
 
@@ -24,7 +24,10 @@ __all__ = [
     "LAMBDA_PAYLOAD_LIMIT",
     "MAX_SINGLE_VALUE_COOKIES",
     "PATH_NEEDS_QUOTING",
+    "REQUEST_NAMES",
+    "RESPONSE_NAMES",
     "EventSource",
+    "Memo",
     "ResponseHeaders",
     "body_bytes",
     "decode_body",
@@ -49,6 +52,7 @@ __all__ = [
     "split_root_path",
     "status_description",
     "value_list",
+    "with_cookies_joined",
 ]
 
 logger = logging.getLogger("lambda_asgi")
@@ -69,31 +73,27 @@ _STANDARD_PORTS = {"443": 443, "80": 80}
 _STANDARD_PORT_BYTES = {b"443": 443, b"80": 80}
 
 
-class _RequestHeaderNames(dict[str, bytes]):
-    """Event header name -> ASGI name (lower-cased latin-1 bytes), remembered: a function
-    sees few distinct names, and a cached bytes object also keeps its hash for dict lookups."""
+class Memo(dict[Any, Any]):
+    """``compute(key)``, remembered for up to 1,024 keys: for per-request work on values
+    that repeat across requests (header names), so each costs one dict lookup."""
 
-    def __missing__(self, name: str) -> bytes:
-        encoded = name.lower().encode("latin-1")
-        if len(self) < _NAME_CACHE_SIZE:
-            self[name] = encoded
-        return encoded
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.compute = compute
 
-
-class _ResponseHeaderNames(dict[bytes, str]):
-    """App response header name -> lower-cased ``str``, remembered likewise."""
-
-    def __missing__(self, name: bytes) -> str:
-        decoded = name.decode("latin-1").lower()
-        if len(self) < _NAME_CACHE_SIZE and type(name) is bytes:
-            self[name] = decoded
-        return decoded
+    def __missing__(self, key: Any) -> Any:
+        value = self.compute(key)
+        # Bounded: events or apps that invent names cannot grow it for ever.
+        if len(self) < 1024:
+            self[key] = value
+        return value
 
 
-# Bounded: an event or app that invents header names cannot grow the caches for ever.
-_NAME_CACHE_SIZE = 1024
-_REQUEST_NAMES = _RequestHeaderNames()
-_RESPONSE_NAMES = _ResponseHeaderNames()
+#: Event header name -> ASGI name (lower-cased latin-1 bytes; cached bytes also keep their
+#: hash for the dict lookups that follow).
+REQUEST_NAMES = Memo(lambda name: name.lower().encode("latin-1"))
+#: App response header name (bytes) -> lower-cased ``str``.
+RESPONSE_NAMES = Memo(lambda name: name.decode("latin-1").lower())
 
 
 class EventSource(ABC):
@@ -149,7 +149,7 @@ class ResponseHeaders:
         pairs = raw if type(raw) is list else list(raw)
         unique: dict[str, str] | None = {}
         groups: dict[str, list[str]] | None = None
-        names = _RESPONSE_NAMES
+        names = RESPONSE_NAMES
         try:
             for raw_name, raw_value in pairs:
                 name = names[raw_name]
@@ -172,11 +172,9 @@ class ResponseHeaders:
         self.unique = unique
         self._groups = groups
         # The last value of a repeated name counts.
-        content_type = unique.get("content-type") if unique is not None else None
-        encoding = unique.get("content-encoding") if unique is not None else None
-        if groups is not None:
-            content_type = (groups.get("content-type") or [None])[-1]
-            encoding = (groups.get("content-encoding") or [None])[-1]
+        last = unique if unique is not None else {n: v[-1] for n, v in groups.items()}  # type: ignore[union-attr]
+        content_type = last.get("content-type")
+        encoding = last.get("content-encoding")
         self.content_type = content_type.lower() if content_type else ""
         self.content_encoding = encoding.strip().lower() if encoding else ""
 
@@ -246,7 +244,7 @@ def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, by
     try:
         # Fast path: string names and latin-1 string values, as AWS sends them. latin-1 is
         # the inverse of how ASGI frameworks decode header bytes.
-        names = _REQUEST_NAMES
+        names = REQUEST_NAMES
         return [(names[name], value.encode("latin-1")) for name, value in headers.items()]
     except (AttributeError, UnicodeEncodeError):
         pass
@@ -441,15 +439,18 @@ def merged_items(
     return items
 
 
-def multi_header_pairs(items: Iterable[tuple[str, str]], where: str) -> list[tuple[bytes, bytes]]:
-    """ASGI header pairs (names lower-cased) from ``(name, value)`` items that may repeat a name.
+def multi_header_pairs(
+    items: Iterable[tuple[str, str]], where: str
+) -> tuple[list[tuple[bytes, bytes]], dict[bytes, bytes]]:
+    """``(headers, {name: value})``: ASGI header pairs (names lower-cased) from re-iterable
+    ``(name, value)`` items that may repeat a name, and their map.
 
     Repeated headers stay separate pairs, except ``Cookie``: several become one header joined
     with ``"; "`` (RFC 6265), since frameworks read only the first ``cookie`` header.
     """
     try:
         # Fast path: string names and latin-1 string values, as AWS sends them.
-        names = _REQUEST_NAMES
+        names = REQUEST_NAMES
         headers = [(names[name], value.encode("latin-1")) for name, value in items]
     except (AttributeError, TypeError, UnicodeEncodeError):
         headers = [
@@ -457,21 +458,30 @@ def multi_header_pairs(items: Iterable[tuple[str, str]], where: str) -> list[tup
             for name, value in items
             if value is not None
         ]
-    return join_cookies(headers)
+    return with_cookies_joined(headers)
 
 
 def event_headers(
     event: Mapping[str, Any], multi_key: str, single_key: str
-) -> list[tuple[bytes, bytes]]:
-    """ASGI headers from an event's multi- and single-value header maps (see
+) -> tuple[list[tuple[bytes, bytes]], dict[bytes, bytes]]:
+    """``(headers, {name: value})`` from an event's multi- and single-value header maps (see
     :func:`merged_items` and :func:`multi_header_pairs`), with a fast path for AWS's shape."""
     multi = get_map(event, multi_key)
     single = get_map(event, single_key)
     if not single or single.keys() <= multi.keys():
         if set(map(type, multi.values())) <= _LIST_TYPE:
             # What AWS sends: the multi-value map has every name, each with a list of values.
-            items = [(name, value) for name, values in multi.items() for value in values]
-            return multi_header_pairs(items, multi_key)
+            try:
+                names = REQUEST_NAMES
+                headers = [
+                    (names[name], value.encode("latin-1"))
+                    for name, values in multi.items()
+                    for value in values
+                ]
+            except (AttributeError, TypeError, UnicodeEncodeError):
+                items = [(name, value) for name, values in multi.items() for value in values]
+                return multi_header_pairs(items, multi_key)
+            return with_cookies_joined(headers)
     elif not multi and set(map(type, single.values())) <= _STR_TYPE:
         return multi_header_pairs(single.items(), single_key)
     return multi_header_pairs(
@@ -481,6 +491,18 @@ def event_headers(
 
 _LIST_TYPE = {list}
 _STR_TYPE = {str}
+
+
+def with_cookies_joined(
+    headers: list[tuple[bytes, bytes]],
+) -> tuple[list[tuple[bytes, bytes]], dict[bytes, bytes]]:
+    """``(headers, {name: value})`` with :func:`join_cookies` applied where it changes
+    anything: only a repeated name or an empty ``cookie`` header needs a look."""
+    header_map = dict(headers)
+    if len(header_map) == len(headers) and header_map.get(b"cookie") != b"":
+        return headers, header_map
+    headers = join_cookies(headers)
+    return headers, dict(headers)
 
 
 def join_cookies(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
@@ -531,14 +553,19 @@ def make_scope(
     proto = header_map.get(b"x-forwarded-proto")
     if proto == b"https":  # what AWS front doors send: skip the general parsing
         scheme = "https"
+    elif proto is None:
+        scheme = default_scheme
     else:
         proto_text = (proto or b"").decode("latin-1").strip().lower()
         scheme = proto_text if proto_text in ("http", "https") else default_scheme
     host = header_map.get(b"host")
     port = header_map.get(b"x-forwarded-port")
-    if host and port in _STANDARD_PORT_BYTES and b":" not in host:
-        # What AWS front doors send: a DNS name and port 443 or 80.
-        server = (host.decode("latin-1"), _STANDARD_PORT_BYTES[port])
+    if host and b":" not in host and (port is None or port in _STANDARD_PORT_BYTES):
+        # What AWS front doors send: a DNS name, and port 443 or 80 or none.
+        server = (
+            host.decode("latin-1"),
+            (443 if scheme == "https" else 80) if port is None else _STANDARD_PORT_BYTES[port],
+        )
     else:
         server = server_from_host(
             host.decode("latin-1")

@@ -69,8 +69,7 @@ class LatticeV1Source(EventSource):
             for name, values in get_map(event, "headers").items()
             for value in value_list(values, f"headers[{name!r}]")
         ]
-        headers = multi_header_pairs(items, "headers")
-        header_map = dict(headers)
+        headers, header_map = multi_header_pairs(items, "headers")
         if attached_query:
             # The client's own query string, still encoded: the exact bytes it sent.
             query = requote(attached_query).encode("ascii")

@@ -62,8 +62,7 @@ class RestApiSource(EventSource):
         request_context = event.get("requestContext")
         if type(request_context) is not dict:
             request_context = get_map(event, "requestContext")
-        headers = event_headers(event, "multiValueHeaders", "headers")
-        header_map = dict(headers)
+        headers, header_map = event_headers(event, "multiValueHeaders", "headers")
         domain = request_context.get("domainName")
         is_http_api = event.get("version") == "1.0"
         prefix = public_prefix(
