@@ -52,8 +52,8 @@ class AdapterConfig:
         self.base_path = base_path
         self.text_mime_types = text_mime_types
         self.exclude_headers = exclude_headers
-        # Answers of is_text() by (content type, encoding): an app uses few distinct values.
-        self._text_cache: dict[tuple[str, str], bool] = {}
+        # Answers of is_text() by content type: an app uses few distinct values.
+        self._text_cache: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return (
@@ -89,18 +89,17 @@ class AdapterConfig:
 
     def is_text(self, content_type: str, content_encoding: str) -> bool:
         """Whether a body of this type and encoding can travel as text (else base64)."""
-        key = (content_type, content_encoding)
+        if content_encoding and content_encoding != "identity":
+            return False  # gzip/br/deflate bodies are bytes, whatever their type
         cache = self._text_cache
-        known = cache.get(key)
+        known = cache.get(content_type)
         if known is None:
             if len(cache) >= 256:
                 cache.clear()  # a bound against apps that vary the type per request
-            known = cache[key] = self._is_text(content_type, content_encoding)
+            known = cache[content_type] = self._is_text(content_type)
         return known
 
-    def _is_text(self, content_type: str, content_encoding: str) -> bool:
-        if content_encoding and content_encoding not in ("identity",):
-            return False  # gzip/br/deflate bodies are bytes, whatever their type
+    def _is_text(self, content_type: str) -> bool:
         if not content_type:
             return False
         mime = content_type.split(";", 1)[0].strip()

@@ -527,6 +527,9 @@ def forwarded_client(headers: Mapping[bytes, bytes]) -> tuple[str, int] | None:
     return (last, 0) if last else None
 
 
+_UPPER = Memo(str.upper)
+
+
 def make_scope(
     event: Mapping[str, Any],
     context: Any,
@@ -560,25 +563,22 @@ def make_scope(
         scheme = proto_text if proto_text in ("http", "https") else default_scheme
     host = header_map.get(b"host")
     port = header_map.get(b"x-forwarded-port")
-    if host and b":" not in host and (port is None or port in _STANDARD_PORT_BYTES):
+    host_text = (
+        host.decode("latin-1") if host else (default_host if type(default_host) is str else None)
+    )
+    if host_text and ":" not in host_text and (port is None or port in _STANDARD_PORT_BYTES):
         # What AWS front doors send: a DNS name, and port 443 or 80 or none.
         server = (
-            host.decode("latin-1"),
+            host_text,
             (443 if scheme == "https" else 80) if port is None else _STANDARD_PORT_BYTES[port],
         )
     else:
-        server = server_from_host(
-            host.decode("latin-1")
-            if host
-            else (default_host if type(default_host) is str else None),
-            port.decode("latin-1") if port else None,
-            scheme,
-        )
+        server = server_from_host(host_text, port.decode("latin-1") if port else None, scheme)
     return {
         "type": "http",
         "asgi": ASGI_VERSION,
         "http_version": http_version,
-        "method": method.upper(),
+        "method": _UPPER[method],
         "scheme": scheme,
         "path": path,
         "raw_path": raw_path,

@@ -122,6 +122,15 @@ class HttpApiV2Source(EventSource):
         config: AdapterConfig,
     ) -> dict[str, Any]:
         text, is_base64 = encode_body(body, headers, config)
+        unique = headers.unique
+        if unique is not None and "set-cookie" not in unique:
+            # The common case: no repeated name, no cookie.
+            return {
+                "statusCode": status,
+                "headers": unique.copy(),
+                "body": text,
+                "isBase64Encoded": is_base64,
+            }
         response: dict[str, Any] = {
             "statusCode": status,
             "headers": headers.joined(exclude="set-cookie"),
