@@ -206,7 +206,9 @@ class SyncResponse:
         exchange = self._exchange
         # Most requests are over already: nothing to run, nothing to close.
         if exchange is not None and (
-            exchange.needs_turn or exchange.on_close is not None or not exchange.task_done()
+            exchange.needs_turn
+            or exchange.on_close is not None
+            or ((task := exchange.task) is not None and not task.done())
         ):
             exchange.finish()
 
