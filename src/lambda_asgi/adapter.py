@@ -209,11 +209,15 @@ class LambdaAdapter:
         scope["state"] = self._state.copy()
         margin_ms = self.timeout_margin_ms
         try:
+            runner = _thread_state.runner
+        except AttributeError:  # this thread's first invocation
+            runner = get_runner()
+        try:
             response = call_asgi_sync(
                 self.app,
                 scope,
                 body,
-                runner=get_runner(),
+                runner=runner,
                 # Read only if the app suspends: most requests never need the deadline.
                 deadline=(lambda: deadline_for(context, margin_ms)) if margin_ms > 0 else None,
             )

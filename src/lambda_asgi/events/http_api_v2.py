@@ -44,11 +44,10 @@ class HttpApiV2Source(EventSource):
         if event.get("version") != "2.0" or "rawPath" not in event:
             return False
         context = event.get("requestContext")
-        return (
-            (type(context) is dict or isinstance(context, Mapping))
-            and "http" in context
-            and not is_function_url(context)
-        )
+        if not (type(context) is dict or isinstance(context, Mapping)) or "http" not in context:
+            return False
+        domain = context.get("domainName")  # is_function_url(), inline: once per request
+        return type(domain) is not str or ".lambda-url." not in domain
 
     def split_path(self, raw_path: str) -> tuple[str, bytes]:
         """``(path, raw_path)``: HTTP API has already decoded the path, so re-encode it."""
