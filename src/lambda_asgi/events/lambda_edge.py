@@ -217,17 +217,16 @@ def _request_headers(
                 for entry in entries
             ]
         )
-    except (AttributeError, UnicodeEncodeError):
-        pass  # a value that is no latin-1 string: the general path below
-    except (KeyError, TypeError):
-        for name, entries in headers.items():
-            if not isinstance(entries, list) or not all(
-                is_mapping(e) and "value" in e for e in entries
-            ):
-                raise InvalidEventError(
-                    f"event field '{where}[{name!r}]' must be a list of "
-                    '{"key": ..., "value": ...} objects'
-                ) from None
+    except (AttributeError, KeyError, TypeError, UnicodeEncodeError):
+        pass  # a malformed entry, or a value that is no latin-1 string: checked below
+    for name, entries in headers.items():
+        if not isinstance(entries, list) or not all(
+            is_mapping(e) and "value" in e for e in entries
+        ):
+            raise InvalidEventError(
+                f"event field '{where}[{name!r}]' must be a list of "
+                '{"key": ..., "value": ...} objects'
+            )
     items = [(name, entry["value"]) for name, entries in headers.items() for entry in entries]
     return multi_header_pairs(items, where)
 
