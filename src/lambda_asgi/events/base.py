@@ -545,12 +545,29 @@ def make_scope(
     default_host: object = None,
     http_version: str = "1.1",
     header_map: Mapping[bytes, bytes] | None = None,
+    origin: tuple[str, tuple[str, int]] | None = None,
 ) -> dict[str, Any]:
     """The ASGI HTTP scope, with ``scheme`` and ``server`` read from the forwarding headers.
 
     ``path`` is the full decoded path including ``root_path`` (ASGI spec). ``header_map``:
-    ``dict(headers)`` when the caller has built it already.
+    ``dict(headers)`` when the caller has built it already. ``origin``: ``(scheme, server)``
+    when the caller already knows them (the headers are then not read).
     """
+    if origin is not None:
+        return _scope(
+            event,
+            context,
+            method,
+            path,
+            raw_path,
+            root_path,
+            query_string,
+            headers,
+            client,
+            origin[0],
+            origin[1],
+            http_version,
+        )
     if header_map is None:
         header_map = dict(headers)
     proto = header_map.get(b"x-forwarded-proto")
@@ -574,6 +591,36 @@ def make_scope(
         )
     else:
         server = server_from_host(host_text, port.decode("latin-1") if port else None, scheme)
+    return _scope(
+        event,
+        context,
+        method,
+        path,
+        raw_path,
+        root_path,
+        query_string,
+        headers,
+        client,
+        scheme,
+        server,
+        http_version,
+    )
+
+
+def _scope(
+    event: Mapping[str, Any],
+    context: Any,
+    method: str,
+    path: str,
+    raw_path: bytes,
+    root_path: str,
+    query_string: bytes,
+    headers: list[tuple[bytes, bytes]],
+    client: tuple[str, int] | None,
+    scheme: str,
+    server: tuple[str, int],
+    http_version: str,
+) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": ASGI_VERSION,

@@ -95,6 +95,18 @@ class HttpApiV2Source(EventSource):
             raise InvalidEventError("event field 'rawQueryString' must be a string")
         source_ip = http.get("sourceIp")
         protocol = http.get("protocol")
+        host = raw_headers.get("host")
+        # What HTTP API and Function URLs send (HTTPS only, lower-case header names): the
+        # scope's origin without building a header map.
+        origin = (
+            ("https", (host, 443))
+            if raw_headers.get("x-forwarded-proto") == "https"
+            and raw_headers.get("x-forwarded-port") == "443"
+            and type(host) is str
+            and host
+            and ":" not in host
+            else None
+        )
         scope = make_scope(
             event,
             context,
@@ -109,6 +121,7 @@ class HttpApiV2Source(EventSource):
             default_host=request_context.get("domainName"),
             http_version=(type(protocol) is str and HTTP_VERSIONS.get(protocol))
             or http_version(protocol),
+            origin=origin,
         )
         return scope, decode_body(event) if event.get("body") else b""
 
