@@ -71,6 +71,7 @@ DROPPED_RESPONSE_HEADERS = frozenset(
     }
 )
 _DROPPED_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
+_STATUS_TEXT = Memo(str)
 #: Response header name -> whether CloudFront accepts it in a generated response.
 _KEPT_RESPONSE_HEADERS = Memo(
     lambda name: name not in DROPPED_RESPONSE_HEADERS and not name.startswith(_DROPPED_PREFIXES)
@@ -120,7 +121,7 @@ class LambdaEdgeSource(EventSource):
             method=method,
             path=path,
             raw_path=raw_path,
-            root_path=split_root_path(path, (config.base_path,)),
+            root_path=split_root_path(path, (config.base_path,)) if config.base_path else "",
             query_string=requote(query).encode("ascii") if isinstance(query, str) else b"",
             headers=headers,
             client=(client_ip, 0) if isinstance(client_ip, str) and client_ip else None,
@@ -128,9 +129,11 @@ class LambdaEdgeSource(EventSource):
             default_host=get_map(cf, "config").get("distributionDomainName"),
         )
         # CloudFront tells the protocol only in CloudFront-Forwarded-Proto (when configured).
-        proto = header_map.get(b"cloudfront-forwarded-proto", b"").decode("latin-1").lower()
-        if proto in ("http", "https"):
-            scope["scheme"] = proto
+        proto = header_map.get(b"cloudfront-forwarded-proto")
+        if proto is not None:
+            proto_text = proto.decode("latin-1").lower()
+            if proto_text in ("http", "https"):
+                scope["scheme"] = proto_text
         return scope, _request_body(request)
 
     def to_response(
@@ -145,7 +148,7 @@ class LambdaEdgeSource(EventSource):
         unique = headers.unique
         keep = _KEPT_RESPONSE_HEADERS
         response: dict[str, Any] = {
-            "status": str(status),
+            "status": _STATUS_TEXT[status],
             "statusDescription": reason_phrase(status),
             "headers": {
                 name: [{"key": name, "value": value}]

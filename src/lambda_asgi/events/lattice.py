@@ -86,7 +86,7 @@ class LatticeV1Source(EventSource):
             method=method,
             path=path,
             raw_path=raw_path,
-            root_path=split_root_path(path, (config.base_path,)),
+            root_path=split_root_path(path, (config.base_path,)) if config.base_path else "",
             query_string=query,
             headers=headers,
             client=forwarded_client(header_map),
