@@ -251,3 +251,43 @@ def test_url_for_behind_a_stage_builds_working_links() -> None:
         "self": "https://abc123.execute-api.us-east-1.amazonaws.com/prod/items/3",
         "url": "https://abc123.execute-api.us-east-1.amazonaws.com/prod/items/3?a=1",
     }
+
+
+def test_header_names_are_remembered_in_a_bounded_table() -> None:
+    # An event (or a caller) that invents header names must not grow memory for ever.
+    from lambda_asgi.events.base import REQUEST_NAMES, RESPONSE_NAMES
+
+    for index in range(3000):
+        name = f"X-Invented-{index}"
+        scope, _ = scope_of(http_api_v2_event("GET", "/", headers={name: "v"}))
+        assert (name.lower().encode(), b"v") in scope["headers"]
+        raw = [(f"X-Out-{index}".encode(), b"v")]
+        assert ResponseHeaders(raw, frozenset()).unique == {f"x-out-{index}": "v"}
+    assert len(REQUEST_NAMES) <= 1024
+    assert len(RESPONSE_NAMES) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("headers", "scheme", "server"),
+    [
+        # What HTTP API sends: read without a header map.
+        ({}, "https", ("abc123.execute-api.us-east-1.amazonaws.com", 443)),
+        # Anything else goes through the general path, letter case and all.
+        (
+            {"X-Forwarded-Proto": "http", "x-forwarded-proto": "http"},
+            "http",
+            ("abc123.execute-api.us-east-1.amazonaws.com", 443),
+        ),
+        (
+            {"x-forwarded-port": "8443"},
+            "https",
+            ("abc123.execute-api.us-east-1.amazonaws.com", 8443),
+        ),
+        ({"host": "api.example.com:9000"}, "https", ("api.example.com", 9000)),
+    ],
+)
+def test_scheme_and_server_from_the_forwarding_headers(
+    headers: dict[str, str], scheme: str, server: tuple[str, int]
+) -> None:
+    scope, _ = scope_of(http_api_v2_event("GET", "/", headers=headers))
+    assert (scope["scheme"], scope["server"]) == (scheme, server)

@@ -362,3 +362,54 @@ def test_body_after_the_response_completed_is_logged_not_returned(
     # The response was complete and is delivered; the extra message is the app's bug.
     assert (response.status, response.body) == (200, b"a")
     assert "after the response was complete" in caplog.text
+
+
+def test_the_loop_debug_flag_follows_set_debug() -> None:
+    # get_debug() is answered from C (every Future asks it); set_debug must keep it true.
+    loop = BridgeEventLoop()
+    try:
+        assert loop.get_debug() is False
+        assert loop.create_future()._source_traceback is None  # type: ignore[attr-defined]
+        loop.set_debug(True)
+        assert loop.get_debug() is True
+        assert loop.create_future()._source_traceback  # type: ignore[attr-defined]
+        loop.set_debug(False)
+        assert loop.get_debug() is False
+    finally:
+        loop.close()
+
+
+def test_is_running_is_the_loops_own_outside_an_eager_start(runner: asyncio.Runner) -> None:
+    loop = runner.get_loop()
+    seen: list[bool] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(asyncio.get_running_loop().is_running())
+        await echo_app(scope, receive, send)
+
+    call_asgi_sync(app, http_scope(), b"", runner=runner)
+    assert seen == [True]
+    assert "is_running" not in vars(loop)
+    assert not loop.is_running()
+
+
+def test_the_response_headers_are_the_list_the_app_sent(runner: asyncio.Runner) -> None:
+    headers = [(b"content-type", b"text/plain")]
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    assert call_asgi_sync(app, http_scope(), b"", runner=runner).headers is headers
+
+
+def test_response_headers_from_a_generator_are_checked_once_consumed(
+    runner: asyncio.Runner,
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        pairs = ((name, value) for name, value in [(b"x-ok", b"1"), (b"x-bad", b"a\r\nb")])
+        await send({"type": "http.response.start", "status": 200, "headers": pairs})
+        await send({"type": "http.response.body", "body": b""})
+
+    with pytest.raises(ASGIProtocolError, match="CR, LF or NUL"):
+        call_asgi_sync(app, http_scope(), b"", runner=runner)
