@@ -554,73 +554,9 @@ def make_scope(
     when the caller already knows them (the headers are then not read).
     """
     if origin is not None:
-        return _scope(
-            event,
-            context,
-            method,
-            path,
-            raw_path,
-            root_path,
-            query_string,
-            headers,
-            client,
-            origin[0],
-            origin[1],
-            http_version,
-        )
-    if header_map is None:
-        header_map = dict(headers)
-    proto = header_map.get(b"x-forwarded-proto")
-    if proto == b"https":  # what AWS front doors send: skip the general parsing
-        scheme = "https"
-    elif proto is None:
-        scheme = default_scheme
+        scheme, server = origin
     else:
-        proto_text = (proto or b"").decode("latin-1").strip().lower()
-        scheme = proto_text if proto_text in ("http", "https") else default_scheme
-    host = header_map.get(b"host")
-    port = header_map.get(b"x-forwarded-port")
-    host_text = (
-        host.decode("latin-1") if host else (default_host if type(default_host) is str else None)
-    )
-    if host_text and ":" not in host_text and (port is None or port in _STANDARD_PORT_BYTES):
-        # What AWS front doors send: a DNS name, and port 443 or 80 or none.
-        server = (
-            host_text,
-            (443 if scheme == "https" else 80) if port is None else _STANDARD_PORT_BYTES[port],
-        )
-    else:
-        server = server_from_host(host_text, port.decode("latin-1") if port else None, scheme)
-    return _scope(
-        event,
-        context,
-        method,
-        path,
-        raw_path,
-        root_path,
-        query_string,
-        headers,
-        client,
-        scheme,
-        server,
-        http_version,
-    )
-
-
-def _scope(
-    event: Mapping[str, Any],
-    context: Any,
-    method: str,
-    path: str,
-    raw_path: bytes,
-    root_path: str,
-    query_string: bytes,
-    headers: list[tuple[bytes, bytes]],
-    client: tuple[str, int] | None,
-    scheme: str,
-    server: tuple[str, int],
-    http_version: str,
-) -> dict[str, Any]:
+        scheme, server = _origin(header_map or dict(headers), default_scheme, default_host)
     return {
         "type": "http",
         "asgi": ASGI_VERSION,
@@ -637,6 +573,32 @@ def _scope(
         "aws.event": event,
         "aws.context": context,
     }
+
+
+def _origin(
+    header_map: Mapping[bytes, bytes], default_scheme: str, default_host: object
+) -> tuple[str, tuple[str, int]]:
+    """``(scheme, server)`` from the forwarding headers of a request."""
+    proto = header_map.get(b"x-forwarded-proto")
+    if proto == b"https":  # what AWS front doors send: skip the general parsing
+        scheme = "https"
+    elif proto is None:
+        scheme = default_scheme
+    else:
+        proto_text = proto.decode("latin-1").strip().lower()
+        scheme = proto_text if proto_text in ("http", "https") else default_scheme
+    host = header_map.get(b"host")
+    port = header_map.get(b"x-forwarded-port")
+    host_text = (
+        host.decode("latin-1") if host else (default_host if type(default_host) is str else None)
+    )
+    if host_text and ":" not in host_text and (port is None or port in _STANDARD_PORT_BYTES):
+        # What AWS front doors send: a DNS name, and port 443 or 80 or none.
+        port_number = (
+            (443 if scheme == "https" else 80) if port is None else _STANDARD_PORT_BYTES[port]
+        )
+        return scheme, (host_text, port_number)
+    return scheme, server_from_host(host_text, port.decode("latin-1") if port else None, scheme)
 
 
 def reason_phrase(status: int) -> str:
