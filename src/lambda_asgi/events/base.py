@@ -466,21 +466,24 @@ def event_headers(
 ) -> tuple[list[tuple[bytes, bytes]], dict[bytes, bytes]]:
     """``(headers, {name: value})`` from an event's multi- and single-value header maps (see
     :func:`merged_items` and :func:`multi_header_pairs`), with a fast path for AWS's shape."""
-    multi = get_map(event, multi_key)
-    single = get_map(event, single_key)
+    multi = event.get(multi_key)
+    if type(multi) is not dict:
+        multi = get_map(event, multi_key)
+    single = event.get(single_key)
+    if type(single) is not dict:
+        single = get_map(event, single_key)
     if not single or single.keys() <= multi.keys():
-        if set(map(type, multi.values())) <= _LIST_TYPE:
-            # What AWS sends: the multi-value map has every name, each with a list of values.
-            try:
-                names = REQUEST_NAMES
-                headers = [
-                    (names[name], value.encode("latin-1"))
-                    for name, values in multi.items()
-                    for value in values
-                ]
-            except (AttributeError, TypeError, UnicodeEncodeError):
-                items = [(name, value) for name, values in multi.items() for value in values]
-                return multi_header_pairs(items, multi_key)
+        # What AWS sends: the multi-value map has every name, each with a list of values.
+        try:
+            names = REQUEST_NAMES
+            headers = [
+                (names[name], value.encode("latin-1"))
+                for name, values in multi.items()
+                for value in (values if type(values) is list else _not_a_list(values))
+            ]
+        except (AttributeError, TypeError, UnicodeEncodeError):
+            pass  # the general path below names what is wrong
+        else:
             return with_cookies_joined(headers)
     elif not multi and set(map(type, single.values())) <= _STR_TYPE:
         return multi_header_pairs(single.items(), single_key)
@@ -489,8 +492,11 @@ def event_headers(
     )
 
 
-_LIST_TYPE = {list}
 _STR_TYPE = {str}
+
+
+def _not_a_list(values: object) -> list[str]:
+    raise TypeError(f"not a list: {values!r}")
 
 
 def with_cookies_joined(
