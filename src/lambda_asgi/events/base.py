@@ -39,9 +39,12 @@ __all__ = [
     "header_pairs",
     "is_mapping",
     "join_cookies",
+    "learn_request_names",
     "make_scope",
     "merged_items",
     "multi_header_pairs",
+    "one_string_each",
+    "one_value_each",
     "quote_path",
     "reason_phrase",
     "require_str",
@@ -90,8 +93,26 @@ class Memo(dict[Any, Any]):
 
 
 #: Event header name -> ASGI name (lower-cased latin-1 bytes; cached bytes also keep their
-#: hash for the dict lookups that follow).
-REQUEST_NAMES = Memo(lambda name: name.lower().encode("latin-1"))
+#: hash for the dict lookups that follow). A plain dict, for the fastest lookups: hot paths
+#: that meet a name it lacks call :func:`learn_request_names` and look again.
+REQUEST_NAMES: dict[str, bytes] = {}
+
+
+def learn_request_names(names: Iterable[object]) -> bool:
+    """Add the ASGI form of ``names`` to :data:`REQUEST_NAMES` (up to 1,024 names); whether
+    every one of them is now there (a name that is not a string never is)."""
+    known = REQUEST_NAMES
+    for name in names:
+        if name not in known:
+            if type(name) is not str or len(known) >= 1024:
+                return False
+            try:
+                known[name] = name.lower().encode("latin-1")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 #: App response header name (bytes) -> lower-cased ``str``.
 RESPONSE_NAMES = Memo(lambda name: name.decode("latin-1").lower())
 
@@ -246,6 +267,9 @@ def header_pairs(headers: Mapping[str, Any], where: str) -> list[tuple[bytes, by
         # the inverse of how ASGI frameworks decode header bytes.
         names = REQUEST_NAMES
         return [(names[name], value.encode("latin-1")) for name, value in headers.items()]
+    except KeyError:  # a name not seen before
+        if learn_request_names(headers):
+            return header_pairs(headers, where)
     except (AttributeError, UnicodeEncodeError):
         pass
     return [
@@ -452,20 +476,30 @@ def multi_header_pairs(
         # Fast path: string names and latin-1 string values, as AWS sends them.
         names = REQUEST_NAMES
         headers = [(names[name], value.encode("latin-1")) for name, value in items]
+    except KeyError:  # a name not seen before
+        if learn_request_names(name for name, _ in items):
+            return multi_header_pairs(items, where)
+        headers = _checked_header_pairs(items, where)
     except (AttributeError, TypeError, UnicodeEncodeError):
-        headers = [
-            (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
-            for name, value in items
-            if value is not None
-        ]
+        headers = _checked_header_pairs(items, where)
     return with_cookies_joined(headers)
+
+
+def _checked_header_pairs(
+    items: Iterable[tuple[str, str]], where: str
+) -> list[tuple[bytes, bytes]]:
+    return [
+        (str(name).lower().encode("latin-1", "replace"), encode_header_value(value, where))
+        for name, value in items
+        if value is not None
+    ]
 
 
 def event_headers(
     event: Mapping[str, Any], multi_key: str, single_key: str
 ) -> tuple[list[tuple[bytes, bytes]], dict[bytes, bytes]]:
     """``(headers, {name: value})`` from an event's multi- and single-value header maps (see
-    :func:`merged_items` and :func:`multi_header_pairs`), with a fast path for AWS's shape."""
+    :func:`merged_items` and :func:`multi_header_pairs`), with fast paths for AWS's shapes."""
     multi = event.get(multi_key)
     if type(multi) is not dict:
         multi = get_map(event, multi_key)
@@ -474,25 +508,68 @@ def event_headers(
         single = get_map(event, single_key)
     if not single or single.keys() <= multi.keys():
         # What AWS sends: the multi-value map has every name, each with a list of values.
-        try:
-            names = REQUEST_NAMES
-            headers = [
-                (names[name], value.encode("latin-1"))
-                for name, values in multi.items()
-                for value in (values if type(values) is list else _not_a_list(values))
-            ]
-        except (AttributeError, TypeError, UnicodeEncodeError):
-            pass  # the general path below names what is wrong
-        else:
-            return with_cookies_joined(headers)
-    elif not multi and set(map(type, single.values())) <= _STR_TYPE:
-        return multi_header_pairs(single.items(), single_key)
+        if multi:
+            header_map = one_value_each(multi)
+            if header_map is not None:
+                return list(header_map.items()), header_map
+        for _ in range(2):
+            try:
+                names = REQUEST_NAMES
+                headers = [
+                    (names[name], value.encode("latin-1"))
+                    for name, values in multi.items()
+                    for value in (values if type(values) is list else _not_a_list(values))
+                ]
+            except KeyError:  # a name not seen before
+                if learn_request_names(multi):
+                    continue
+            except (AttributeError, TypeError, UnicodeEncodeError):
+                pass  # the general path below names what is wrong
+            else:
+                return with_cookies_joined(headers)
+            break
+    elif not multi:
+        header_map = one_string_each(single)
+        if header_map is not None:
+            return list(header_map.items()), header_map
     return multi_header_pairs(
         merged_items(event, multi_key, single_key, fold_case=True), single_key
     )
 
 
-_STR_TYPE = {str}
+def one_string_each(single: Mapping[Any, Any]) -> dict[bytes, bytes] | None:
+    """``{ASGI name: value}`` for a ``{name: value}`` map when every value is a latin-1
+    string, names stay distinct once lower-cased and no Cookie header is empty, else ``None``."""
+    names = REQUEST_NAMES
+    try:
+        header_map = {names[name]: value.encode("latin-1") for name, value in single.items()}
+    except KeyError:  # a name not seen before
+        if not learn_request_names(single):
+            return None
+        return one_string_each(single)
+    except (AttributeError, UnicodeEncodeError):
+        return None
+    if len(header_map) != len(single) or header_map.get(b"cookie") == b"":
+        return None
+    return header_map
+
+
+def one_value_each(multi: Mapping[Any, Any]) -> dict[bytes, bytes] | None:
+    """``{ASGI name: value}`` for a ``{name: [value]}`` map when every name has one latin-1
+    string value, names stay distinct once lower-cased and no Cookie header is empty (what
+    most requests carry), else ``None``."""
+    names = REQUEST_NAMES
+    try:
+        header_map = {names[name]: value.encode("latin-1") for name, (value,) in multi.items()}
+    except KeyError:  # a name not seen before
+        if not learn_request_names(multi):
+            return None
+        return one_value_each(multi)
+    except (AttributeError, TypeError, ValueError, UnicodeEncodeError):
+        return None
+    if len(header_map) != len(multi) or header_map.get(b"cookie") == b"":
+        return None
+    return header_map
 
 
 def _not_a_list(values: object) -> list[str]:

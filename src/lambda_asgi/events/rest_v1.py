@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from ..config import AdapterConfig
 from .base import (
+    PATH_NEEDS_QUOTING,
     EventSource,
     ResponseHeaders,
     decode_body,
@@ -25,12 +26,15 @@ from .base import (
     merged_items,
     quote_path,
     require_str,
+    requote,
     split_encoded_path,
     split_root_path,
 )
 from .http_api_v2 import HTTP_VERSIONS, http_version
 
 __all__ = ["SOURCE", "RestApiSource", "public_prefix"]
+
+_path_needs_quoting = PATH_NEEDS_QUOTING.search
 
 
 class RestApiSource(EventSource):
@@ -58,22 +62,38 @@ class RestApiSource(EventSource):
         method = event.get("httpMethod")
         if type(method) is not str or not method:
             method = require_str(method, "httpMethod")
-        path, raw_path = split_encoded_path(require_str(event.get("path") or "/", "path"))
+        event_path = event.get("path") or "/"
+        if type(event_path) is str and event_path[0] == "/" and "%" not in event_path:
+            path = event_path  # nothing to decode; raw_path is worked out below
+        else:
+            path, raw_tail = split_encoded_path(require_str(event_path, "path"))
+            event_path = None
         request_context = event.get("requestContext")
         if type(request_context) is not dict:
             request_context = get_map(event, "requestContext")
         headers, header_map = event_headers(event, "multiValueHeaders", "headers")
         domain = request_context.get("domainName")
         is_http_api = event.get("version") == "1.0"
-        prefix = public_prefix(
-            path,
-            request_context,
-            domain
-            if isinstance(domain, str) and domain
-            else header_map.get(b"host", b"").decode("latin-1"),
-            is_http_api=is_http_api,
-        )
+        context_path = request_context.get("path")
+        if (
+            type(context_path) is str
+            and path[-1] != "/"
+            and context_path.endswith(path)
+            and "%" not in context_path
+        ):
+            # What AWS sends: requestContext.path is the stage or base path, then the path.
+            prefix = context_path[: len(context_path) - len(path)]
+            if prefix and (prefix[0] != "/" or prefix[-1] == "/"):
+                prefix = self.prefix(path, request_context, domain, header_map, is_http_api)
+        else:
+            prefix = self.prefix(path, request_context, domain, header_map, is_http_api)
         full_path = prefix + path
+        if event_path is not None and _path_needs_quoting(full_path) is None:
+            raw_path = full_path.encode("ascii")  # nothing to encode either
+        else:
+            if event_path is not None:
+                raw_tail = requote(event_path).encode("ascii")
+            raw_path = quote_path(prefix) + raw_tail if prefix else raw_tail
         stage = request_context.get("stage")
         # HTTP API keeps a named stage IN the path (like payload 2.0); REST strips it.
         stage_in_path = (
@@ -104,7 +124,7 @@ class RestApiSource(EventSource):
             context,
             method=method,
             path=full_path,
-            raw_path=quote_path(prefix) + raw_path if prefix else raw_path,
+            raw_path=raw_path,
             root_path=root_path,
             query_string=query,
             headers=headers,
@@ -114,7 +134,34 @@ class RestApiSource(EventSource):
             http_version=(type(protocol) is str and HTTP_VERSIONS.get(protocol))
             or http_version(protocol),
         )
-        return scope, decode_body(event) if event.get("body") else b""
+        body = event.get("body")
+        if not body:
+            return scope, b""
+        if type(body) is str and not event.get("isBase64Encoded"):
+            try:
+                return scope, body.encode()
+            except UnicodeEncodeError:
+                pass  # a lone surrogate: decode_body keeps it (surrogateescape)
+        return scope, decode_body(event)
+
+    @staticmethod
+    def prefix(
+        path: str,
+        request_context: Mapping[str, Any],
+        domain: object,
+        header_map: Mapping[bytes, bytes],
+        is_http_api: bool,
+    ) -> str:
+        """:func:`public_prefix` of an event, the domain read from the Host header if the
+        event lacks ``requestContext.domainName``."""
+        return public_prefix(
+            path,
+            request_context,
+            domain
+            if isinstance(domain, str) and domain
+            else header_map.get(b"host", b"").decode("latin-1"),
+            is_http_api=is_http_api,
+        )
 
     def to_response(
         self,
