@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,7 +16,14 @@ from lambda_asgi.config import AdapterConfig
 from lambda_asgi.events import detect_source
 from lambda_asgi.events.base import ResponseHeaders
 
-from .events import function_url_event, http_api_v2_event
+from .events import (
+    alb_event,
+    edge_event,
+    function_url_event,
+    http_api_v2_event,
+    lattice_event,
+    rest_event,
+)
 
 CONTEXT = LambdaContext.local()
 
@@ -265,6 +273,38 @@ def test_header_names_are_remembered_in_a_bounded_table() -> None:
         assert ResponseHeaders(raw, frozenset()).unique == {f"x-out-{index}": "v"}
     assert len(REQUEST_NAMES) <= 1024
     assert len(RESPONSE_NAMES) <= 1024
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda headers: http_api_v2_event(
+            "GET", "/", headers={name.lower(): value for name, value in headers}
+        ),
+        lambda headers: rest_event("GET", "/", headers=headers),
+        lambda headers: alb_event("GET", "/", headers=headers),
+        lambda headers: alb_event("GET", "/", headers=headers, multi_value=True),
+        lambda headers: edge_event("GET", "/", headers=headers),
+        lambda headers: lattice_event("GET", "/", headers=headers),
+        lambda headers: lattice_event("GET", "/", headers=headers, version=1),
+    ],
+    ids=["v2", "rest", "alb", "alb-multi-value", "edge", "lattice-v2", "lattice-v1"],
+)
+def test_header_names_past_the_table_bound_still_convert(
+    build: Callable[[list[tuple[str, str]]], dict[str, Any]],
+) -> None:
+    # Once the name table is full, names it has not learnt take the general path: every
+    # source still delivers them, lower-cased, with their values.
+    from lambda_asgi.events.base import REQUEST_NAMES
+
+    for index in range(1100):
+        scope_of(http_api_v2_event("GET", "/", headers={f"x-fill-{index}": "v"}))
+    assert len(REQUEST_NAMES) == 1024
+    headers = [("Host", "example.org"), ("X-Never-Seen-Before", "1"), ("Cookie", "a=1")]
+    scope, _ = scope_of(build(headers))
+    assert (b"x-never-seen-before", b"1") in scope["headers"]
+    assert (b"cookie", b"a=1") in scope["headers"]
+    assert scope["server"][0] == "example.org"
 
 
 @pytest.mark.parametrize(

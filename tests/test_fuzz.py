@@ -571,7 +571,10 @@ def check_edge_response(result: dict[str, Any], event: Mapping[str, Any]) -> int
         )
     assert result["bodyEncoding"] in ("text", "base64")
     _check_body(result["body"], result["bodyEncoding"] == "base64")
-    event_type = (event["Records"][0]["cf"].get("config") or {}).get("eventType")
+    # cf.config is only read for its eventType (and the distribution's domain when the
+    # request has no Host header): anything but an object there means no event type.
+    config = event["Records"][0]["cf"].get("config")
+    event_type = config.get("eventType") if isinstance(config, Mapping) else None
     viewer = isinstance(event_type, str) and event_type.startswith("viewer")
     limit = VIEWER_RESPONSE_LIMIT if viewer else ORIGIN_RESPONSE_LIMIT
     assert len(json.dumps(result)) <= limit

@@ -113,8 +113,26 @@ def learn_request_names(names: Iterable[object]) -> bool:
     return True
 
 
-#: App response header name (bytes) -> lower-cased ``str``.
-RESPONSE_NAMES = Memo(lambda name: name.decode("latin-1").lower())
+#: App response header name (bytes) -> lower-cased ``str``. A plain dict, as
+#: :data:`REQUEST_NAMES`.
+RESPONSE_NAMES: dict[bytes, str] = {}
+
+
+def _unique_headers(pairs: list[tuple[bytes, bytes]]) -> dict[str, str] | None:
+    """``{lower-case name: value}`` of an app's header pairs (the last value of a repeated
+    name), or ``None`` for a name that is not ``bytes`` or that the table cannot learn."""
+    names = RESPONSE_NAMES
+    try:
+        return {names[name]: value.decode("latin-1") for name, value in pairs}
+    except KeyError:  # a name not seen before
+        for name, _ in pairs:
+            if name not in names:
+                if type(name) is not bytes or len(names) >= 1024:
+                    return None
+                names[name] = name.decode("latin-1").lower()
+        return _unique_headers(pairs)
+    except TypeError:  # a bytearray name (unhashable)
+        return None
 
 
 class EventSource(ABC):
@@ -168,17 +186,11 @@ class ResponseHeaders:
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]], exclude: frozenset[str]) -> None:
         pairs = raw if type(raw) is list else list(raw)
-        unique: dict[str, str] | None = {}
+        unique = _unique_headers(pairs)
         groups: dict[str, list[str]] | None = None
-        names = RESPONSE_NAMES
-        try:
-            for raw_name, raw_value in pairs:
-                name = names[raw_name]
-                if name in unique or name in exclude:  # type: ignore[operator]
-                    unique = None
-                    break
-                unique[name] = raw_value.decode("latin-1")  # type: ignore[index]
-        except TypeError:  # a bytearray name (unhashable): the general path below
+        if unique is not None and (
+            len(unique) != len(pairs) or (exclude and not exclude.isdisjoint(unique))
+        ):
             unique = None
         if unique is None:
             # Rare: a repeated name (Set-Cookie) or an excluded one; group every value.
@@ -610,7 +622,16 @@ def forwarded_client(headers: Mapping[bytes, bytes]) -> tuple[str, int] | None:
     return (last, 0) if last else None
 
 
-_UPPER = Memo(str.upper)
+# Request methods in upper case ("get" -> "GET"), read with a KeyError fallback as
+# REQUEST_NAMES is.
+_UPPER: dict[str, str] = {}
+
+
+def _upper(method: str) -> str:
+    upper = method.upper()
+    if len(_UPPER) < 64:  # a few methods: bounded whatever the events invent
+        _UPPER[method] = upper
+    return upper
 
 
 def make_scope(
@@ -640,11 +661,15 @@ def make_scope(
         scheme, server = origin
     else:
         scheme, server = _origin(header_map or dict(headers), default_scheme, default_host)
+    try:
+        method = _UPPER[method]
+    except KeyError:
+        method = _upper(method)
     return {
         "type": "http",
         "asgi": ASGI_VERSION,
         "http_version": http_version,
-        "method": _UPPER[method],
+        "method": method,
         "scheme": scheme,
         "path": path,
         "raw_path": raw_path,

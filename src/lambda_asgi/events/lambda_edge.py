@@ -14,6 +14,7 @@ from typing import Any
 from ..config import AdapterConfig
 from ..errors import InvalidEventError
 from .base import (
+    PATH_NEEDS_QUOTING,
     REQUEST_NAMES,
     EventSource,
     Memo,
@@ -79,17 +80,18 @@ _KEPT_RESPONSE_HEADERS = Memo(
 )
 
 logger = logging.getLogger("lambda_asgi")
+_path_needs_quoting = PATH_NEEDS_QUOTING.search
 
 
 def edge_request(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """``Records[0].cf`` of a request trigger, or ``None`` (cheap; never raises)."""
     try:
         cf = event["Records"][0]["cf"]
-        if "response" in cf or not is_mapping(cf["request"]):
+        if "response" in cf or not (type(request := cf["request"]) is dict or is_mapping(request)):
             return None
     except (KeyError, IndexError, TypeError):
         return None
-    return cf if is_mapping(cf) else None
+    return cf if type(cf) is dict or is_mapping(cf) else None
 
 
 class LambdaEdgeSource(EventSource):
@@ -106,13 +108,24 @@ class LambdaEdgeSource(EventSource):
     def to_scope(
         self, event: Mapping[str, Any], context: Any, config: AdapterConfig
     ) -> tuple[dict[str, Any], bytes]:
-        cf = edge_request(event)
-        if cf is None:
-            raise InvalidEventError("event field 'Records[0].cf.request' is missing")
-        request = get_map(cf, "request")
-        method = require_str(request.get("method"), "Records[0].cf.request.method")
-        uri = require_str(request.get("uri") or "/", "Records[0].cf.request.uri")
-        path, raw_path = split_encoded_path(uri)
+        try:
+            cf = event["Records"][0]["cf"]
+            request = cf["request"]
+        except (KeyError, IndexError, TypeError):
+            request = None
+        if type(request) is not dict or "response" in cf:
+            cf = edge_request(event)
+            if cf is None:
+                raise InvalidEventError("event field 'Records[0].cf.request' is missing")
+            request = get_map(cf, "request")
+        method = request.get("method")
+        if type(method) is not str or not method:
+            method = require_str(method, "Records[0].cf.request.method")
+        uri = request.get("uri") or "/"
+        if type(uri) is str and uri[0] == "/" and _path_needs_quoting(uri) is None:
+            path, raw_path = uri, uri.encode("ascii")  # nothing to decode or encode
+        else:
+            path, raw_path = split_encoded_path(require_str(uri, "Records[0].cf.request.uri"))
         headers, header_map = _request_headers(request)
         query = request.get("querystring") or ""
         client_ip = request.get("clientIp")
@@ -123,11 +136,14 @@ class LambdaEdgeSource(EventSource):
             path=path,
             raw_path=raw_path,
             root_path=split_root_path(path, (config.base_path,)) if config.base_path else "",
-            query_string=requote(query).encode("ascii") if isinstance(query, str) else b"",
+            query_string=requote(query).encode("ascii") if type(query) is str else b"",
             headers=headers,
-            client=(client_ip, 0) if isinstance(client_ip, str) and client_ip else None,
+            client=(client_ip, 0) if type(client_ip) is str and client_ip else None,
             header_map=header_map,
-            default_host=get_map(cf, "config").get("distributionDomainName"),
+            # Only read without a Host header (CloudFront always sends one).
+            default_host=None
+            if b"host" in header_map
+            else get_map(cf, "config").get("distributionDomainName"),
         )
         # CloudFront tells the protocol only in CloudFront-Forwarded-Proto (when configured).
         proto = header_map.get(b"cloudfront-forwarded-proto")
