@@ -275,6 +275,24 @@ def test_header_names_are_remembered_in_a_bounded_table() -> None:
     assert len(RESPONSE_NAMES) <= 1024
 
 
+def test_origins_are_remembered_per_header_values_in_a_bounded_table() -> None:
+    # A function answers for a few hosts, so each (proto, host, port) is parsed once; the
+    # answer still follows every header, and invented hosts cannot grow memory for ever.
+    from lambda_asgi.events.base import _ORIGINS
+
+    for index in range(200):
+        host = f"h{index}.example.org"
+        for proto, port, expected in [
+            ("https", "443", ("https", (host, 443))),
+            ("http", "80", ("http", (host, 80))),
+            ("http", "8080", ("http", (host, 8080))),
+        ]:
+            headers = [("Host", host), ("X-Forwarded-Proto", proto), ("X-Forwarded-Port", port)]
+            scope, _ = scope_of(rest_event("GET", "/", headers=headers))
+            assert (scope["scheme"], scope["server"]) == expected
+    assert len(_ORIGINS) <= 64
+
+
 @pytest.mark.parametrize(
     "build",
     [

@@ -15,6 +15,7 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
 from typing import Any, cast, get_args
 
 from .config import AdapterConfig
@@ -219,7 +220,7 @@ class LambdaAdapter:
                 body,
                 runner=runner,
                 # Read only if the app suspends: most requests never need the deadline.
-                deadline=(lambda: deadline_for(context, margin_ms)) if margin_ms > 0 else None,
+                deadline=partial(deadline_for, context, margin_ms) if margin_ms > 0 else None,
             )
         except AppTimeoutError:
             log_timeout(scope, margin_ms)

@@ -51,7 +51,7 @@ class AlbSource(EventSource):
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         context = event.get("requestContext")
-        return is_mapping(context) and "elb" in context
+        return (type(context) is dict or is_mapping(context)) and "elb" in context
 
     def to_scope(
         self, event: Mapping[str, Any], context: Any, config: AdapterConfig

@@ -186,7 +186,11 @@ class ResponseHeaders:
 
     def __init__(self, raw: Iterable[tuple[bytes, bytes]], exclude: frozenset[str]) -> None:
         pairs = raw if type(raw) is list else list(raw)
-        unique = _unique_headers(pairs)
+        unique: dict[str, str] | None
+        try:
+            unique = {RESPONSE_NAMES[name]: value.decode("latin-1") for name, value in pairs}
+        except (KeyError, TypeError):  # a name not seen yet, or an unhashable bytearray
+            unique = _unique_headers(pairs)
         groups: dict[str, list[str]] | None = None
         if unique is not None and (
             len(unique) != len(pairs) or (exclude and not exclude.isdisjoint(unique))
@@ -687,7 +691,33 @@ def _origin(
     header_map: Mapping[bytes, bytes], default_scheme: str, default_host: object
 ) -> tuple[str, tuple[str, int]]:
     """``(scheme, server)`` from the forwarding headers of a request."""
-    proto = header_map.get(b"x-forwarded-proto")
+    key = (
+        header_map.get(b"x-forwarded-proto"),
+        header_map.get(b"host"),
+        header_map.get(b"x-forwarded-port"),
+        default_scheme,
+        default_host,
+    )
+    try:
+        return _ORIGINS[key]
+    except (KeyError, TypeError):  # not seen yet, or an unhashable default_host
+        origin = _parse_origin(*key)
+    if len(_ORIGINS) < 64:
+        # A function answers for a few hosts: each is parsed once, whatever the requests.
+        _ORIGINS[key] = origin
+    return origin
+
+
+_ORIGINS: dict[tuple[Any, ...], tuple[str, tuple[str, int]]] = {}
+
+
+def _parse_origin(
+    proto: bytes | None,
+    host: bytes | None,
+    port: bytes | None,
+    default_scheme: str,
+    default_host: object,
+) -> tuple[str, tuple[str, int]]:
     if proto == b"https":  # what AWS front doors send: skip the general parsing
         scheme = "https"
     elif proto is None:
@@ -695,8 +725,6 @@ def _origin(
     else:
         proto_text = proto.decode("latin-1").strip().lower()
         scheme = proto_text if proto_text in ("http", "https") else default_scheme
-    host = header_map.get(b"host")
-    port = header_map.get(b"x-forwarded-port")
     host_text = (
         host.decode("latin-1") if host else (default_host if type(default_host) is str else None)
     )

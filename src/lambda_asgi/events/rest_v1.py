@@ -51,7 +51,9 @@ class RestApiSource(EventSource):
         # No requestContext: minimal events from test consoles and docs. ALB events carry
         # requestContext.elb; WebSocket events (some also have httpMethod) carry eventType.
         return context is None or (
-            is_mapping(context) and "elb" not in context and "eventType" not in context
+            (type(context) is dict or is_mapping(context))
+            and "elb" not in context
+            and "eventType" not in context
         )
 
     def to_scope(
@@ -175,7 +177,8 @@ class RestApiSource(EventSource):
         unique = headers.unique
         response: dict[str, Any] = {
             "statusCode": status,
-            "headers": dict(unique) if unique is not None else {},
+            # Not copied: the ResponseHeaders of one response serve that response only.
+            "headers": unique if unique is not None else {},
             "body": text,
             "isBase64Encoded": is_base64,
         }
