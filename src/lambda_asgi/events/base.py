@@ -69,8 +69,6 @@ LAMBDA_PAYLOAD_LIMIT = 6 * 1024 * 1024
 _PATH_SAFE = "/!$&'()*+,;=:@~-._"
 #: Matches a character of a decoded path that ``raw_path`` must percent-encode.
 PATH_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9/!$&'()*+,;=:@~\-._]")
-# A port as int() can take it: str.isdigit() also accepts "²", and int() refuses > 4,300 digits.
-_is_port = re.compile(r"[0-9]{1,5}").fullmatch
 # What AWS front doors send in X-Forwarded-Port: looked up rather than parsed.
 _STANDARD_PORTS = {"443": 443, "80": 80}
 _STANDARD_PORT_BYTES = {b"443": 443, b"80": 80}
@@ -356,6 +354,11 @@ def split_root_path(path: str, prefixes: Iterable[str]) -> str:
         if path == candidate or path.startswith(candidate + "/"):
             root = candidate
     return root
+
+
+def _is_port(text: str) -> bool:
+    # ASCII digits only (str.isdigit() alone also accepts "²"), at most 5 of them.
+    return 0 < len(text) <= 5 and text.isascii() and text.isdigit()
 
 
 def server_from_host(host: str | None, port_header: str | None, scheme: str) -> tuple[str, int]:
