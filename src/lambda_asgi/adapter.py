@@ -207,7 +207,8 @@ class LambdaAdapter:
             scope, body = source.to_scope(event, context, config)
         except UnicodeEncodeError as exc:
             raise _lone_surrogate_error(exc) from None
-        scope["state"] = self._state.copy()
+        state = self._state
+        scope["state"] = state.copy() if state else {}
         margin_ms = self.timeout_margin_ms
         try:
             runner = _thread_state.runner

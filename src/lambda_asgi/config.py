@@ -102,7 +102,7 @@ class AdapterConfig:
     def _is_text(self, content_type: str) -> bool:
         if not content_type:
             return False
-        mime = content_type.split(";", 1)[0].strip()
+        mime = content_type.split(";", 1)[0].strip().lower()
         types = self.text_mime_types
         if mime in types:
             return True

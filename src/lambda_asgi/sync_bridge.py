@@ -228,6 +228,9 @@ class _Exchange:
     state = _NOT_STARTED
     status = 0
     headers: list[tuple[bytes, bytes]] = []
+    #: The body of the response: all of it, or its first chunk when it streams (the others
+    #: go through ``chunks``).
+    body = b""
     #: Whether the response was handed off as a stream (it may have completed since).
     streamed = False
     chunks: deque[bytes | None]
@@ -249,7 +252,6 @@ class _Exchange:
     def __init__(self, loop: asyncio.AbstractEventLoop, request_body: bytes) -> None:
         self.loop = loop
         self.request_body = request_body
-        self.body: list[bytes] = []
 
     # -- the ASGI callables -------------------------------------------------------------
 
@@ -280,7 +282,7 @@ class _Exchange:
             body = message.get("body", b"")
             if type(body) is not bytes:
                 body = self._check_body(body)
-            self.body.append(body)
+            self.body = body
             if message.get("more_body", False):
                 # The app streams: hand the exchange back to the caller now.
                 self.state = _STREAMING
@@ -654,17 +656,16 @@ def call_asgi_sync(
         return SyncResponse(
             exchange.status,
             exchange.headers,
-            exchange.body[0],
+            exchange.body,
             needs_async=True,
             stream=ResponseStream(exchange),
             _exchange=exchange,
         )
-    chunks = exchange.body
     # The hot path: fill the slots directly (the generated __init__ costs a frame more).
     response = _new_object(SyncResponse)
     response.status = exchange.status
     response.headers = exchange.headers
-    response.body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    response.body = exchange.body
     response.needs_async = False
     response.stream = None
     response._exchange = exchange

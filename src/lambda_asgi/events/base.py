@@ -210,7 +210,8 @@ class ResponseHeaders:
         last = unique if unique is not None else {n: v[-1] for n, v in groups.items()}  # type: ignore[union-attr]
         content_type = last.get("content-type")
         encoding = last.get("content-encoding")
-        self.content_type = content_type.lower() if content_type else ""
+        # As sent (AdapterConfig.is_text lower-cases it once per distinct value).
+        self.content_type = content_type or ""
         self.content_encoding = encoding.strip().lower() if encoding else ""
 
     @classmethod
