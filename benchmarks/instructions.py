@@ -65,19 +65,15 @@ def build_case(case: str) -> Any:
     return lambda: handler(event, context)
 
 
-def instructions(case: str, calls: int) -> int:
-    """Instructions of a whole interpreter run of ``case`` with ``calls`` invocations."""
+def callgrind(*arguments: str) -> int:
+    """Instructions of a whole run of this interpreter with ``arguments``, under callgrind."""
     result = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
             sys.executable,
-            __file__,
-            "--case",
-            case,
-            "--calls",
-            str(calls),
+            *arguments,
         ],
         capture_output=True,
         text=True,
@@ -87,28 +83,17 @@ def instructions(case: str, calls: int) -> int:
     if match is None:
         raise RuntimeError(f"no instruction count from valgrind:\n{result.stderr[-2000:]}")
     return int(match.group(1))
+
+
+def instructions(case: str, calls: int) -> int:
+    """Instructions of a whole interpreter run of ``case`` with ``calls`` invocations."""
+    return callgrind(__file__, "--case", case, "--calls", str(calls))
 
 
 def import_instructions(module: str) -> int:
     """Instructions of an interpreter that imports ``module`` (from bytecode) and exits
     (``""``: that imports nothing)."""
-    result = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            "-c",
-            f"import {module}" if module else "pass",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    match = re.search(r"Collected : (\d+)", result.stderr)
-    if match is None:
-        raise RuntimeError(f"no instruction count from valgrind:\n{result.stderr[-2000:]}")
-    return int(match.group(1))
+    return callgrind("-c", f"import {module}" if module else "pass")
 
 
 def per_call(case: str) -> float:
