@@ -665,10 +665,24 @@ def make_scope(
     ``dict(headers)`` when the caller has built it already. ``origin``: ``(scheme, server)``
     when the caller already knows them (the headers are then not read).
     """
-    if origin is not None:
-        scheme, server = origin
-    else:
-        scheme, server = _origin(header_map or dict(headers), default_scheme, default_host)
+    if origin is None:
+        if header_map is None:
+            header_map = dict(headers)
+        key = (
+            header_map.get(b"x-forwarded-proto"),
+            header_map.get(b"host"),
+            header_map.get(b"x-forwarded-port"),
+            default_scheme,
+            default_host,
+        )
+        # Parsed once per combination: a function answers for a few hosts.
+        try:
+            origin = _ORIGINS[key]
+        except (KeyError, TypeError):  # not seen yet, or an unhashable default_host
+            origin = _parse_origin(*key)
+            if len(_ORIGINS) < 64:
+                _ORIGINS[key] = origin
+    scheme, server = origin
     try:
         method = _UPPER[method]
     except KeyError:
@@ -689,27 +703,6 @@ def make_scope(
         "aws.event": event,
         "aws.context": context,
     }
-
-
-def _origin(
-    header_map: Mapping[bytes, bytes], default_scheme: str, default_host: object
-) -> tuple[str, tuple[str, int]]:
-    """``(scheme, server)`` from the forwarding headers of a request."""
-    key = (
-        header_map.get(b"x-forwarded-proto"),
-        header_map.get(b"host"),
-        header_map.get(b"x-forwarded-port"),
-        default_scheme,
-        default_host,
-    )
-    try:
-        return _ORIGINS[key]
-    except (KeyError, TypeError):  # not seen yet, or an unhashable default_host
-        origin = _parse_origin(*key)
-    if len(_ORIGINS) < 64:
-        # A function answers for a few hosts: each is parsed once, whatever the requests.
-        _ORIGINS[key] = origin
-    return origin
 
 
 _ORIGINS: dict[tuple[Any, ...], tuple[str, tuple[str, int]]] = {}
