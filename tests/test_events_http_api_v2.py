@@ -16,14 +16,8 @@ from lambda_asgi.config import AdapterConfig
 from lambda_asgi.events import detect_source
 from lambda_asgi.events.base import ResponseHeaders
 
-from .events import (
-    alb_event,
-    edge_event,
-    function_url_event,
-    http_api_v2_event,
-    lattice_event,
-    rest_event,
-)
+from . import events as builders
+from .events import function_url_event, http_api_v2_event
 
 CONTEXT = LambdaContext.local()
 
@@ -288,7 +282,7 @@ def test_origins_are_remembered_per_header_values_in_a_bounded_table() -> None:
             ("http", "8080", ("http", (host, 8080))),
         ]:
             headers = [("Host", host), ("X-Forwarded-Proto", proto), ("X-Forwarded-Port", port)]
-            scope, _ = scope_of(rest_event("GET", "/", headers=headers))
+            scope, _ = scope_of(builders.rest_event("GET", "/", headers=headers))
             assert (scope["scheme"], scope["server"]) == expected
     assert len(_ORIGINS) <= 64
 
@@ -299,12 +293,12 @@ def test_origins_are_remembered_per_header_values_in_a_bounded_table() -> None:
         lambda headers: http_api_v2_event(
             "GET", "/", headers={name.lower(): value for name, value in headers}
         ),
-        lambda headers: rest_event("GET", "/", headers=headers),
-        lambda headers: alb_event("GET", "/", headers=headers),
-        lambda headers: alb_event("GET", "/", headers=headers, multi_value=True),
-        lambda headers: edge_event("GET", "/", headers=headers),
-        lambda headers: lattice_event("GET", "/", headers=headers),
-        lambda headers: lattice_event("GET", "/", headers=headers, version=1),
+        lambda headers: builders.rest_event("GET", "/", headers=headers),
+        lambda headers: builders.alb_event("GET", "/", headers=headers),
+        lambda headers: builders.alb_event("GET", "/", headers=headers, multi_value=True),
+        lambda headers: builders.edge_event("GET", "/", headers=headers),
+        lambda headers: builders.lattice_event("GET", "/", headers=headers),
+        lambda headers: builders.lattice_event("GET", "/", headers=headers, version=1),
     ],
     ids=["v2", "rest", "alb", "alb-multi-value", "edge", "lattice-v2", "lattice-v1"],
 )
