@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lambda_asgi import InvalidEventError, LambdaAdapter, LambdaContext, UnsupportedEventError
-from lambda_asgi.events import SOURCES, detect_source
+from lambda_asgi.events import all_sources, detect_source
 from lambda_asgi.events.alb import is_multi_value
 from lambda_asgi.events.lambda_edge import (
     DROPPED_RESPONSE_HEADERS,
@@ -809,7 +809,7 @@ def test_arbitrary_json_is_served_or_refused_clearly(capsys: pytest.CaptureFixtu
 
 def test_every_source_has_a_fuzz_target_and_a_response_check() -> None:
     """A new source must bring its strategy and its response check."""
-    names = {source.name for source in SOURCES}
+    names = {source.name for source in all_sources()}
     assert names == set(RESPONSE_CHECKS)
     assert names == {target.source for target in FUZZ_TARGETS.values()}
 

@@ -1,37 +1,71 @@
-"""Event sources: one module each, listed once in :data:`SOURCES`.
+"""Event sources: one module each, listed once in :data:`REGISTRY`.
 
 Detection is by event shape; each source's ``matches`` is exclusive of the others, so the order
-below only matters for speed (most common first).
+of the registry only matters for speed (most common first).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from importlib import import_module
 from typing import Any
 
 from ..errors import UnsupportedEventError
-from . import alb, function_url, http_api_v2, lambda_edge, lattice, rest_v1
 from .base import EventSource
 
-__all__ = ["SOURCES", "EventSource", "describe_event", "detect_source"]
+__all__ = ["REGISTRY", "EventSource", "all_sources", "describe_event", "detect_source"]
 
-SOURCES: tuple[EventSource, ...] = (
-    http_api_v2.SOURCE,
-    function_url.SOURCE,
-    rest_v1.SOURCE,
-    alb.SOURCE,
-    lambda_edge.SOURCE,
-    lattice.SOURCE_V2,
-    lattice.SOURCE_V1,
+#: Every source as ``(module, attribute)``, most common first. Adding a source is adding its
+#: module and one line here.
+REGISTRY: tuple[tuple[str, str], ...] = (
+    ("http_api_v2", "SOURCE"),
+    ("function_url", "SOURCE"),
+    ("rest_v1", "SOURCE"),
+    ("alb", "SOURCE"),
+    ("lambda_edge", "SOURCE"),
+    ("lattice", "SOURCE_V2"),
+    ("lattice", "SOURCE_V1"),
 )
+# Cold start is part of every first request, so a function only imports the sources it sees: the
+# payload 2.0 ones with this package, each later one the first time an event matches none of
+# those before it (so a REST API function never imports the ALB or Lattice modules).
+_EAGER = 2
+# ``(marker, source)`` of the sources imported so far, in registry order. Replaced, never
+# mutated, so detection can read it without the lock.
+_marked: tuple[tuple[str, EventSource], ...] = ()
+_import_lock = threading.Lock()
 
-_MARKED_SOURCES = tuple((source.marker, source) for source in SOURCES)
+
+def _import_sources(count: int) -> tuple[tuple[str, EventSource], ...]:
+    """The first ``count`` registry entries as ``(marker, source)``, importing those not yet."""
+    global _marked
+    with _import_lock:
+        marked = _marked
+        for module, attribute in REGISTRY[len(marked) : count]:
+            source: EventSource = getattr(import_module(f".{module}", __name__), attribute)
+            marked += ((source.marker, source),)
+        _marked = marked
+    return marked
+
+
+_import_sources(_EAGER)
+
+
+def all_sources() -> tuple[EventSource, ...]:
+    """Every supported source, in registry order (imports those not imported yet)."""
+    return tuple(source for _, source in _import_sources(len(REGISTRY)))
 
 
 def detect_source(event: object) -> EventSource:
     """The source of ``event``, or :class:`UnsupportedEventError` saying what it looks like."""
     if type(event) is dict or isinstance(event, Mapping):
-        for marker, source in _MARKED_SOURCES:
+        marked = _marked
+        for marker, source in marked:
+            if marker in event and source.matches(event):
+                return source
+        for index in range(len(marked), len(REGISTRY)):
+            marker, source = _import_sources(index + 1)[index]
             if marker in event and source.matches(event):
                 return source
     raise UnsupportedEventError(describe_event(event))
@@ -39,7 +73,7 @@ def detect_source(event: object) -> EventSource:
 
 def describe_event(event: object) -> str:
     """A message for an event no source matches: what it looks like, its keys, what works."""
-    supported = ", ".join(source.title for source in SOURCES)
+    supported = ", ".join(source.title for source in all_sources())
     if not isinstance(event, Mapping):
         return (
             f"lambda-asgi serves HTTP events, but the event is a {type(event).__name__}, not a "
