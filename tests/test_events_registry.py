@@ -56,6 +56,38 @@ print(json.dumps(imported()))
     ) == ["function_url", "http_api_v2"]
 
 
+def test_urllib_parse_is_imported_only_by_a_request_that_needs_it() -> None:
+    """It costs a cold start as much as the whole package: a plain path never imports it."""
+    before, after_import, after_plain, after_encoded, raw_path = run_fresh(  # type: ignore[misc]
+        """
+import json, sys
+before = "urllib.parse" in sys.modules
+from lambda_asgi.events import detect_source
+from lambda_asgi.config import AdapterConfig
+after_import = "urllib.parse" in sys.modules
+def v2_event(path):
+    return {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": {"host": "api.example.com"},
+        "requestContext": {"http": {"method": "GET", "path": path, "sourceIp": "203.0.113.7"},
+                           "stage": "$default", "domainName": "api.example.com"},
+        "isBase64Encoded": False,
+    }
+def raw_path(path):
+    event = v2_event(path)
+    return detect_source(event).to_scope(event, None, AdapterConfig())[0]["raw_path"].decode()
+raw_path("/items/1")
+after_plain = "urllib.parse" in sys.modules
+encoded = raw_path("/caf\u00e9 menu")
+print(json.dumps([before, after_import, after_plain, "urllib.parse" in sys.modules, encoded]))
+"""
+    )
+    if before:
+        pytest.skip("this interpreter imports urllib.parse at start-up")
+    assert [after_import, after_plain, after_encoded] == [False, False, True]
+    assert raw_path == "/caf%C3%A9%20menu"
+
+
 @pytest.mark.parametrize(
     ("builder", "name", "modules"),
     [

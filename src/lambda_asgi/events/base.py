@@ -14,7 +14,6 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeGuard
-from urllib.parse import quote, unquote
 
 from ..config import AdapterConfig
 from ..errors import InvalidEventError
@@ -54,6 +53,7 @@ __all__ = [
     "split_encoded_path",
     "split_root_path",
     "status_description",
+    "unquote",
     "value_list",
     "with_cookies_joined",
 ]
@@ -333,11 +333,27 @@ def encode_body(body: bytes, headers: ResponseHeaders, config: AdapterConfig) ->
     return base64.b64encode(body).decode("ascii"), True
 
 
+# urllib.parse is imported on first use, not with this module: with the ipaddress module it
+# pulls in, it costs a cold start about as much as all of lambda_asgi's own code, and a request
+# only needs it when a path or query must be percent-encoded or decoded.
+def _quote(text: str, safe: str) -> str:
+    from urllib.parse import quote
+
+    return quote(text, safe=safe)
+
+
+def unquote(text: str) -> str:
+    """``urllib.parse.unquote`` (imported on first use): ``%XX`` escapes decoded as UTF-8."""
+    from urllib.parse import unquote as urllib_unquote
+
+    return urllib_unquote(text)
+
+
 def quote_path(path: str) -> bytes:
     """Percent-encode a decoded path for ``raw_path`` (reserved characters kept)."""
     if PATH_NEEDS_QUOTING.search(path) is None:
         return path.encode("ascii")
-    return quote(path, safe=_PATH_SAFE).encode("ascii")
+    return _quote(path, _PATH_SAFE).encode("ascii")
 
 
 def split_root_path(path: str, prefixes: Iterable[str]) -> str:
@@ -402,7 +418,7 @@ def requote(text: str) -> str:
     For paths and query strings that arrive already encoded (REST, ALB, Lattice, CloudFront):
     idempotent on well-formed input, and safe for a stray space or non-ASCII character.
     """
-    return quote(text, safe=_ENCODED_SAFE) if _NEEDS_REQUOTE(text) else text
+    return _quote(text, _ENCODED_SAFE) if _NEEDS_REQUOTE(text) else text
 
 
 def split_encoded_path(raw: str) -> tuple[str, bytes]:
@@ -423,8 +439,8 @@ def encode_query(pairs: Iterable[tuple[str, str]]) -> bytes:
     """
     try:
         return "&".join(
-            f"{quote(key, safe='') if _NEEDS_QUOTE(key) else key}="
-            f"{quote(value, safe='') if _NEEDS_QUOTE(value) else value}"
+            f"{_quote(key, '') if _NEEDS_QUOTE(key) else key}="
+            f"{_quote(value, '') if _NEEDS_QUOTE(value) else value}"
             for key, value in pairs
         ).encode("ascii")
     except TypeError:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
 
+from .base import unquote
 from .http_api_v2 import HttpApiV2Source, is_function_url
 
 __all__ = ["SOURCE", "FunctionUrlSource"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote
 
 from ..config import AdapterConfig
 from .base import (
@@ -29,6 +28,7 @@ from .base import (
     requote,
     split_encoded_path,
     split_root_path,
+    unquote,
 )
 from .http_api_v2 import HTTP_VERSIONS, http_version
 
