@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lambda_asgi.sync_bridge import (
+    REQUEST_TASK_NAME,
     ASGIProtocolError,
     BridgeEventLoop,
     NeedsAsyncError,
@@ -274,8 +275,34 @@ def test_post_response_work_runs_in_finish(runner: asyncio.Runner) -> None:
     response = call_asgi_sync(app, http_scope(), b"", runner=runner)
     assert response.body == b"done"
     assert log == ["sent"]
+    assert response.finished is False  # callers must not skip finish()
     response.finish()
     assert log == ["sent", "background"]
+    assert response.finished is True
+
+
+def test_a_response_with_nothing_left_to_run_is_finished(runner: asyncio.Runner) -> None:
+    """Callers skip finish() on it; a task the app started still gets its loop turn."""
+    started: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    async def spawner(scope: Any, receive: Any, send: Any) -> None:
+        async def later() -> None:
+            started.append("ran")
+
+        scope["task"] = asyncio.get_running_loop().create_task(later())
+        await app(scope, receive, send)
+
+    assert call_asgi_sync(app, http_scope(), b"", runner=runner).finished is True
+    response = call_asgi_sync(spawner, http_scope(), b"", runner=runner)
+    # On Python 3.12+ the app ran eagerly: the task it started has not had its turn yet.
+    assert response.finished is (sys.version_info < (3, 12))
+    response.finish()
+    assert started == ["ran"]
+    assert response.finished is True
 
 
 def test_current_task_and_fresh_context_per_request(runner: asyncio.Runner) -> None:
@@ -320,6 +347,18 @@ def test_objects_bound_to_the_loop_survive_across_calls(runner: asyncio.Runner) 
     bodies = [call_asgi_sync(app, http_scope(), b"", runner=runner).body for _ in range(5)]
     assert bodies == [b"call 1", b"call 2", b"call 3", b"call 4", b"call 5"]
     state["worker"].cancel()
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager task start needs Python 3.12")
+def test_the_request_task_is_named(runner: asyncio.Runner) -> None:
+    names: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        names.append(asyncio.current_task().get_name())  # type: ignore[union-attr]
+        await echo_app(scope, receive, send)
+
+    call_asgi_sync(app, http_scope(), b"", runner=runner)
+    assert names == [REQUEST_TASK_NAME] == ["lambda-asgi request"]
 
 
 @pytest.mark.skipif(sys.version_info < (3, 12), reason="eager task start needs Python 3.12")

@@ -15,7 +15,6 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from functools import partial
 from typing import Any, cast, get_args
 
 from .config import AdapterConfig
@@ -139,6 +138,8 @@ class LambdaAdapter:
         self.streaming = streaming
         self.propagate_exceptions = propagate_exceptions
         self.timeout_margin_ms = parse_margin(timeout_margin_ms)
+        # One bound method serves every request (the bridge calls it only if the loop runs).
+        self._deadline = self._deadline_of
         self._served = 0
         self._lifespan = Lifespan(app, lifespan, get_runner().get_loop())
         self._state = self._lifespan.state
@@ -168,6 +169,10 @@ class LambdaAdapter:
             ),
         )
 
+    def _deadline_of(self, scope: Mapping[str, Any]) -> float | None:
+        # The deadline guard's loop-clock time for the request of ``scope``.
+        return deadline_for(scope.get("aws.context"), self.timeout_margin_ms)
+
     @property
     def state(self) -> dict[str, Any]:
         """The lifespan ``state``; copied shallowly into every request scope."""
@@ -176,7 +181,7 @@ class LambdaAdapter:
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         """Serve one Lambda event and return the proxy response of its source."""
         _, result, response, _ = self._serve(event, context, False)
-        if response is not None:
+        if response is not None and not response.finished:
             response.finish()
         # Sampled check for tasks the app left running (see _note_leftover_tasks).
         served = self._served = self._served + 1
@@ -221,7 +226,7 @@ class LambdaAdapter:
                 body,
                 runner=runner,
                 # Read only if the app suspends: most requests never need the deadline.
-                deadline=partial(deadline_for, context, margin_ms) if margin_ms > 0 else None,
+                deadline=self._deadline if margin_ms > 0 else None,
             )
         except AppTimeoutError:
             log_timeout(scope, margin_ms)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 __all__ = [
+    "REQUEST_TASK_NAME",
     "ASGIApp",
     "ASGIProtocolError",
     "AppTimeoutError",
@@ -62,6 +63,8 @@ _NOT_STARTED, _STARTED, _STREAMING, _COMPLETE = range(4)
 
 # Python 3.12+ can start a task eagerly (its first step runs at once, in the caller's frame).
 _EAGER = sys.version_info >= (3, 12)
+#: The name of the task that runs a request on Python 3.12+ (``Task.get_name()``).
+REQUEST_TASK_NAME = "lambda-asgi request"
 
 
 class BridgeEventLoop(asyncio.SelectorEventLoop):
@@ -102,7 +105,8 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
         self.is_running = _ALWAYS_TRUE  # type: ignore[method-assign]
         _set_running_loop(self)
         try:
-            return asyncio.Task(coro, loop=self, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+            # Named: Python 3.12 formats a "Task-<n>" name for every unnamed task.
+            return asyncio.Task(coro, loop=self, eager_start=True, name=REQUEST_TASK_NAME)  # type: ignore[call-arg,unused-ignore]
         finally:
             _set_running_loop(previous)
             del self.is_running
@@ -190,6 +194,9 @@ class SyncResponse:
     """True if the app sent ``more_body=True``: the rest of the body is in :attr:`stream`."""
     stream: ResponseStream | None = field(default=None, repr=False, compare=False)
     """The remaining chunks of a streamed response (only when :attr:`needs_async`)."""
+    finished: bool = field(default=False, repr=False, compare=False)
+    """True when the app's task is over and :meth:`finish` has nothing left to do (most
+    responses, as they return): callers may then skip calling it."""
     _exchange: _Exchange | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -202,6 +209,8 @@ class SyncResponse:
 
         Exceptions raised there are logged, not raised: the response was already complete.
         """
+        if self.finished:
+            return
         exchange = self._exchange
         # Most requests are over already: nothing to run, nothing to close.
         if exchange is not None and (
@@ -210,6 +219,7 @@ class SyncResponse:
             or ((task := exchange.task) is not None and not task.done())
         ):
             exchange.finish()
+        self.finished = True
 
     def iter_body(self) -> Iterator[bytes]:
         """Yield the whole body: :attr:`body` then, if streaming, the remaining chunks."""
@@ -241,8 +251,10 @@ class _Exchange:
     on_close: Callable[[], None] | None = None
     ready: asyncio.Future[None] | None = None
     #: The loop clock time at which the app is cancelled (None: no deadline), or a function
-    #: computing it when first needed.
-    deadline: float | Callable[[], float | None] | None = None
+    #: of the scope computing it when first needed.
+    deadline: float | Callable[[Scope], float | None] | None = None
+    #: The request's scope (kept only for a deadline function).
+    scope: Scope
     timed_out = False
     needs_turn = False
     #: The first ASGI rule the app broke: kept so that an app which catches the error and
@@ -529,7 +541,7 @@ class _Exchange:
         """
         deadline = self.deadline
         if callable(deadline):
-            deadline = self.deadline = deadline()
+            deadline = self.deadline = deadline(self.scope)
         if deadline is None:
             self.loop.run_until_complete(future)
             return
@@ -610,7 +622,7 @@ def call_asgi_sync(
     body: bytes,
     *,
     runner: asyncio.Runner | None = None,
-    deadline: float | Callable[[], float | None] | None = None,
+    deadline: float | Callable[[Scope], float | None] | None = None,
 ) -> SyncResponse:
     """Run one HTTP exchange of ``app`` synchronously and return its response.
 
@@ -620,8 +632,9 @@ def call_asgi_sync(
 
     ``deadline``, in the loop's clock (``loop.time()``, monotonic): an app still running then
     is cancelled, and :class:`AppTimeoutError` is raised (by this call, or by the stream). It
-    may be a function returning that time (or None), called only if the loop has to run: an
-    app that answers without suspending never needs it.
+    may be a function of ``scope`` returning that time (or None), called only if the loop has
+    to run: an app that answers without suspending never needs it (and one function serves
+    every request, so none is made per request).
 
     Raises :class:`NeedsAsyncError` for a WebSocket scope (before the app is called), the
     app's own exception if it raised before ``http.response.start``,
@@ -644,6 +657,7 @@ def call_asgi_sync(
     exchange = _Exchange(loop, body)
     if deadline is not None:
         exchange.deadline = deadline
+        exchange.scope = scope
     if own_runner:
         exchange.on_close = runner.close
     try:
@@ -670,5 +684,9 @@ def call_asgi_sync(
     response.stream = None
     response._exchange = exchange
     if own_runner:
+        response.finished = False
         response.finish()
+    else:
+        # run() set the task; finish() only has work if it needs a turn or is still running.
+        response.finished = not exchange.needs_turn and exchange.task.done()  # type: ignore[union-attr]
     return response

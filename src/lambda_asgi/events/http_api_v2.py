@@ -51,8 +51,6 @@ class HttpApiV2Source(EventSource):
 
     def split_path(self, raw_path: str) -> tuple[str, bytes]:
         """``(path, raw_path)``: HTTP API has already decoded the path, so re-encode it."""
-        if _path_needs_quoting(raw_path) is None:
-            return raw_path, raw_path.encode("ascii")
         return raw_path, quote_path(raw_path)
 
     def to_scope(
@@ -72,7 +70,11 @@ class HttpApiV2Source(EventSource):
         raw = event.get("rawPath") or "/"
         if type(raw) is not str:
             raise InvalidEventError("event field 'rawPath' must be a string")
-        path, raw_path = self.split_path(raw)
+        if _path_needs_quoting(raw) is None:
+            # Nothing to encode, and no "%" to decode: the same for both payload 2.0 sources.
+            path, raw_path = raw, raw.encode("ascii")
+        else:
+            path, raw_path = self.split_path(raw)
 
         raw_headers = event.get("headers")
         if type(raw_headers) is not dict:

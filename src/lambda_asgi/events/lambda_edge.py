@@ -73,7 +73,8 @@ DROPPED_RESPONSE_HEADERS = frozenset(
     }
 )
 _DROPPED_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
-_STATUS_TEXT = Memo(str)
+#: Status code -> (``status``, ``statusDescription``) of a CloudFront response.
+_STATUS_LINES = Memo(lambda status: (str(status), reason_phrase(status)))
 #: Response header name -> whether CloudFront accepts it in a generated response.
 _KEPT_RESPONSE_HEADERS = Memo(
     lambda name: name not in DROPPED_RESPONSE_HEADERS and not name.startswith(_DROPPED_PREFIXES)
@@ -179,9 +180,10 @@ class LambdaEdgeSource(EventSource):
                 if keep[name]:
                     cloudfront_headers[name] = [{"key": name, "value": value} for value in values]
                     estimate += sum(len(name) + len(value) + 32 for value in values)
+        status_text, description = _STATUS_LINES[status]
         response: dict[str, Any] = {
-            "status": _STATUS_TEXT[status],
-            "statusDescription": reason_phrase(status),
+            "status": status_text,
+            "statusDescription": description,
             "headers": cloudfront_headers,
             "body": text,
             "bodyEncoding": "base64" if is_base64 else "text",
