@@ -9,6 +9,7 @@ from ..config import AdapterConfig
 from ..errors import InvalidEventError
 from .base import (
     PATH_NEEDS_QUOTING,
+    REQUEST_NAMES,
     EventSource,
     ResponseHeaders,
     decode_body,
@@ -79,7 +80,14 @@ class HttpApiV2Source(EventSource):
         raw_headers = event.get("headers")
         if type(raw_headers) is not dict:
             raw_headers = get_map(event, "headers")
-        headers = header_pairs(raw_headers, "headers")
+        try:
+            # header_pairs()'s fast path, inline (a call less per request).
+            names = REQUEST_NAMES
+            headers = [
+                (names[name], value.encode("latin-1")) for name, value in raw_headers.items()
+            ]
+        except (KeyError, AttributeError, UnicodeEncodeError):
+            headers = header_pairs(raw_headers, "headers")
         cookies = event.get("cookies")
         if cookies:
             if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
@@ -141,7 +149,8 @@ class HttpApiV2Source(EventSource):
             # The common case: no repeated name, no cookie.
             return {
                 "statusCode": status,
-                "headers": unique.copy(),
+                # Not copied: the ResponseHeaders of one response serve that response only.
+                "headers": unique,
                 "body": text,
                 "isBase64Encoded": is_base64,
             }
