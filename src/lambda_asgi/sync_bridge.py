@@ -261,9 +261,9 @@ class _Exchange:
     #: carries on still gets a failed response, not a half-valid one.
     violation: ASGIProtocolError | None = None
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, request_body: bytes) -> None:
-        self.loop = loop
-        self.request_body = request_body
+    # Made by call_asgi_sync(), which sets these two.
+    loop: asyncio.AbstractEventLoop
+    request_body: bytes
 
     # -- the ASGI callables -------------------------------------------------------------
 
@@ -654,7 +654,10 @@ def call_asgi_sync(
     # Runner.get_loop() re-checks the runner's state in two Python calls; an open runner
     # already has its loop (a closed one has none, and get_loop() then raises as it should).
     loop = getattr(runner, "_loop", None) or runner.get_loop()
-    exchange = _Exchange(loop, body)
+    # Filled directly, as the response below: the class call costs a frame more.
+    exchange = _new_object(_Exchange)
+    exchange.loop = loop
+    exchange.request_body = body
     if deadline is not None:
         exchange.deadline = deadline
         exchange.scope = scope

@@ -128,7 +128,7 @@ class HttpApiV2Source(EventSource):
             headers=headers,
             # sourceIp is what API Gateway itself saw; X-Forwarded-For can be forged.
             client=(source_ip, 0) if type(source_ip) is str and source_ip else None,
-            default_host=request_context.get("domainName"),
+            default_host=request_context.get("domainName") if origin is None else None,
             http_version=(type(protocol) is str and HTTP_VERSIONS.get(protocol))
             or http_version(protocol),
             origin=origin,
