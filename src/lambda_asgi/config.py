@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_TEXT_MIME_TYPES", "AdapterConfig", "normalize_base_path"]
+__all__ = ["DEFAULT_TEXT_MIME_TYPES", "AdapterConfig", "TextTypes", "normalize_base_path"]
 
 #: Content types whose bodies are returned as text (everything else is base64).
 DEFAULT_TEXT_MIME_TYPES: frozenset[str] = frozenset(
@@ -41,7 +41,7 @@ def normalize_base_path(base_path: str | None) -> str:
 class AdapterConfig:
     """Options the event sources read while building scopes and responses (read-only)."""
 
-    __slots__ = ("_text_cache", "base_path", "exclude_headers", "text_mime_types")
+    __slots__ = ("base_path", "exclude_headers", "text_mime_types", "text_types")
 
     def __init__(
         self,
@@ -52,8 +52,8 @@ class AdapterConfig:
         self.base_path = base_path
         self.text_mime_types = text_mime_types
         self.exclude_headers = exclude_headers
-        # Answers of is_text() by content type: an app uses few distinct values.
-        self._text_cache: dict[str, bool] = {}
+        #: Content type (as the app sent it) -> whether such a body can travel as text.
+        self.text_types = TextTypes(text_mime_types)
 
     def __repr__(self) -> str:
         return (
@@ -87,16 +87,22 @@ class AdapterConfig:
             exclude_headers=frozenset(h.strip().lower() for h in exclude_headers if h.strip()),
         )
 
-    def is_text(self, content_type: str, content_encoding: str) -> bool:
-        """Whether a body of this type and encoding can travel as text (else base64)."""
-        if content_encoding and content_encoding != "identity":
-            return False  # gzip/br/deflate bodies are bytes, whatever their type
-        cache = self._text_cache
-        known = cache.get(content_type)
-        if known is None:
-            if len(cache) >= 256:
-                cache.clear()  # a bound against apps that vary the type per request
-            known = cache[content_type] = self._is_text(content_type)
+
+class TextTypes(dict[str, bool]):
+    """``text_types[content_type]``: whether a body of that type can travel as text (else
+    base64), ignoring its content encoding. Worked out once per distinct content type (an app
+    uses few) and read with one lookup, no call."""
+
+    __slots__ = ("text_mime_types",)
+
+    def __init__(self, text_mime_types: frozenset[str]) -> None:
+        super().__init__()
+        self.text_mime_types = text_mime_types
+
+    def __missing__(self, content_type: str) -> bool:
+        if len(self) >= 256:
+            self.clear()  # a bound against apps that vary the type per request
+        known = self[content_type] = self._is_text(content_type)
         return known
 
     def _is_text(self, content_type: str) -> bool:

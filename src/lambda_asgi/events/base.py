@@ -210,7 +210,7 @@ class ResponseHeaders:
         last = unique if unique is not None else {n: v[-1] for n, v in groups.items()}  # type: ignore[union-attr]
         content_type = last.get("content-type")
         encoding = last.get("content-encoding")
-        # As sent (AdapterConfig.is_text lower-cases it once per distinct value).
+        # As sent (AdapterConfig.text_types lower-cases it once per distinct value).
         self.content_type = content_type or ""
         self.content_encoding = encoding.strip().lower() if encoding else ""
 
@@ -325,7 +325,9 @@ def encode_body(body: bytes, headers: ResponseHeaders, config: AdapterConfig) ->
     """
     if not body:
         return "", False
-    if config.is_text(headers.content_type, headers.content_encoding):
+    encoding = headers.content_encoding
+    # A gzip/br/deflate body is bytes, whatever its type.
+    if (not encoding or encoding == "identity") and config.text_types[headers.content_type]:
         try:
             return body.decode("utf-8"), False
         except UnicodeDecodeError:
