@@ -825,6 +825,8 @@ def _v2_without_host(**request_context: Any) -> dict[str, Any]:
 FOUND_BY_FUZZING = [
     pytest.param(_v2_without_host(domainName=True), id="v2-domainName-not-a-string"),
     pytest.param(_v2_without_host(domainName={"a": 1}), id="v2-domainName-an-object"),
+    # Unhashable: the origin table's lookup refused it, then storing it raised a TypeError.
+    pytest.param(_v2_without_host(domainName=["a"]), id="v2-domainName-a-list"),
     pytest.param(
         http_api_v2_event("GET", "/", headers={"x-forwarded-proto": "\x00"}),
         id="v2-x-forwarded-proto-not-a-scheme",

@@ -696,10 +696,12 @@ def make_scope(
         # Parsed once per combination: a function answers for a few hosts.
         try:
             origin = _ORIGINS[key]
-        except (KeyError, TypeError):  # not seen yet, or an unhashable default_host
+        except KeyError:  # not seen yet
             origin = _parse_origin(*key)
             if len(_ORIGINS) < 64:
                 _ORIGINS[key] = origin
+        except TypeError:  # an unhashable default_host (a malformed event): not remembered
+            origin = _parse_origin(*key)
     scheme, server = origin
     try:
         method = _UPPER[method]
