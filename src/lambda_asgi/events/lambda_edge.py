@@ -188,6 +188,8 @@ class LambdaEdgeSource(EventSource):
             "body": text,
             "bodyEncoding": "base64" if is_base64 else "text",
         }
+        if estimate * 12 + 256 < VIEWER_RESPONSE_LIMIT:
+            return response  # within the smaller limit: which trigger it is does not matter
         try:
             event_type = event["Records"][0]["cf"]["config"]["eventType"]
         except (KeyError, IndexError, TypeError):
@@ -218,24 +220,24 @@ def _request_headers(
 ) -> tuple[list[tuple[bytes, bytes]], dict[bytes, bytes]]:
     """``(headers, {name: value})`` from ``{name: [{key, value}, ...]}``: every value of every
     header kept (several Cookie headers joined)."""
-    headers = get_map(request, "headers")
+    headers = request.get("headers")
+    if type(headers) is not dict:
+        headers = get_map(request, "headers")
     where = "Records[0].cf.request.headers"
     names = REQUEST_NAMES
-    for _ in range(2):
-        try:
-            # Most requests: one entry per name.
-            header_map = {
-                names[name]: entry["value"].encode("latin-1") for name, (entry,) in headers.items()
-            }
-        except KeyError:  # a name not seen before, or an entry without a value
-            if learn_request_names(headers):
-                continue
-        except (AttributeError, TypeError, ValueError, UnicodeEncodeError):
-            pass
-        else:
-            if len(header_map) == len(headers) and header_map.get(b"cookie") != b"":
-                return list(header_map.items()), header_map
-        break
+    try:
+        # Most requests: one entry per name.
+        header_map = {
+            names[name]: entry["value"].encode("latin-1") for name, (entry,) in headers.items()
+        }
+    except KeyError:  # a name not seen before, or an entry without a value
+        if not all(name in names for name in headers) and learn_request_names(headers):
+            return _request_headers(request)  # every name is known now: no second retry
+    except (AttributeError, TypeError, ValueError, UnicodeEncodeError):
+        pass
+    else:
+        if len(header_map) == len(headers) and header_map.get(b"cookie") != b"":
+            return list(header_map.items()), header_map
     try:
         return with_cookies_joined(
             [
