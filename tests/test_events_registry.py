@@ -56,13 +56,15 @@ print(json.dumps(imported()))
     ) == ["function_url", "http_api_v2"]
 
 
-def test_urllib_parse_is_imported_only_by_a_request_that_needs_it() -> None:
-    """It costs a cold start as much as the whole package: a plain path never imports it."""
-    before, after_import, after_plain, after_encoded, raw_path = run_fresh(  # type: ignore[misc]
+def test_requests_percent_code_without_importing_urllib_parse() -> None:
+    """It costs a cold start as much as the whole package; only unquoting text that mixes raw
+    non-ASCII characters with escapes (which AWS never sends) falls back to it."""
+    before, after_import, after_requests, after_fallback, raw_paths = run_fresh(  # type: ignore[misc]
         """
 import json, sys
 before = "urllib.parse" in sys.modules
 from lambda_asgi.events import detect_source
+from lambda_asgi.events.base import unquote
 from lambda_asgi.config import AdapterConfig
 after_import = "urllib.parse" in sys.modules
 def v2_event(path):
@@ -73,19 +75,25 @@ def v2_event(path):
                            "stage": "$default", "domainName": "api.example.com"},
         "isBase64Encoded": False,
     }
-def raw_path(path):
+def paths(path):
     event = v2_event(path)
-    return detect_source(event).to_scope(event, None, AdapterConfig())[0]["raw_path"].decode()
-raw_path("/items/1")
-after_plain = "urllib.parse" in sys.modules
-encoded = raw_path("/caf\u00e9 menu")
-print(json.dumps([before, after_import, after_plain, "urllib.parse" in sys.modules, encoded]))
+    scope = detect_source(event).to_scope(event, None, AdapterConfig())[0]
+    return [scope["path"], scope["raw_path"].decode()]
+raw_paths = [paths("/items/1"), paths("/caf\u00e9 menu"), [unquote("/a%2Fb%20c")]]
+after_requests = "urllib.parse" in sys.modules
+assert unquote("caf\u00e9%20x") == "caf\u00e9 x"
+print(json.dumps([before, after_import, after_requests, "urllib.parse" in sys.modules,
+                  raw_paths]))
 """
     )
     if before:
         pytest.skip("this interpreter imports urllib.parse at start-up")
-    assert [after_import, after_plain, after_encoded] == [False, False, True]
-    assert raw_path == "/caf%C3%A9%20menu"
+    assert [after_import, after_requests, after_fallback] == [False, False, True]
+    assert raw_paths == [
+        ["/items/1", "/items/1"],
+        ["/caf\u00e9 menu", "/caf%C3%A9%20menu"],
+        ["/a/b c"],
+    ]
 
 
 @pytest.mark.parametrize(
