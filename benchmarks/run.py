@@ -150,6 +150,10 @@ def main() -> int:
         "ALB": sample_event("alb-icon.json"),
         "Lambda@Edge": sample_event("lambda-edge-origin-request-icon.json"),
     }
+    # No target: how percent-coding (a non-ASCII path, a query to encode) weighs on both.
+    extra_events = {
+        "REST API v1, encoded path and query": sample_event("rest-v1-search-encoded.json")
+    }
 
     ours_raw = LambdaAdapter(raw_app)
     mangum_raw_off = Mangum(raw_app, lifespan="off")
@@ -160,7 +164,7 @@ def main() -> int:
     for handler in (ours_raw, mangum_raw_off, mangum_raw_auto, ours_fastapi, mangum_fastapi_auto):
         response = handler(v2_event, context)
         assert response["statusCode"] == 200, response
-    for event in source_events.values():
+    for event in [*source_events.values(), *extra_events.values()]:
         for handler in (ours_raw, mangum_raw_off):
             response = handler(event, context)
             assert str(response.get("statusCode", response.get("status"))) == "200", response
@@ -186,7 +190,7 @@ def main() -> int:
         "ours_fastapi": lambda: ours_fastapi(v2_event, context),
         "mangum_fastapi_auto": lambda: mangum_fastapi_auto(v2_event, context),
     }
-    for name, event in source_events.items():
+    for name, event in {**source_events, **extra_events}.items():
         cases[f"ours {name}"] = lambda event=event: ours_raw(event, context)
         cases[f"mangum {name}"] = lambda event=event: mangum_raw_off(event, context)
     timings = compare(cases)
@@ -208,6 +212,8 @@ def main() -> int:
         print_row(
             f"raw ASGI, {name} vs lifespan=off", t[f"ours {name}"], t[f"mangum {name}"], ">= 2.5x"
         )
+    for name in extra_events:
+        print_row(f"raw ASGI, {name} vs lifespan=off", t[f"ours {name}"], t[f"mangum {name}"], "-")
     print_row(
         "import (from bytecode, CPU time)", imports["lambda_asgi"], imports["mangum"], ">= 1.0x"
     )
