@@ -11,8 +11,8 @@ Design points (see ``design/sync_bridge.md``):
 * The app is run as a real :class:`asyncio.Task` created on the caller's loop, so
   ``asyncio.current_task()``, contextvars (one fresh copy per request) and cancellation behave
   exactly as under any ASGI server.
-* On Python 3.12+ the task is started eagerly (:class:`BridgeEventLoop`): an app that answers
-  without suspending completes without any loop iteration.
+* The task is started eagerly (:class:`BridgeEventLoop`): an app that answers without
+  suspending completes without any loop iteration.
 * The loop is stopped as soon as the response is complete, or as soon as the app starts to
   stream (``more_body=True``); in both cases the app may still be running and the caller decides
   what happens next (:meth:`SyncResponse.finish`, iterating :attr:`SyncResponse.stream`).
@@ -63,15 +63,16 @@ _STREAM_HIGH_WATER = 4
 
 _NOT_STARTED, _STARTED, _STREAMING, _COMPLETE = range(4)
 
-# Python 3.12+ can start a task eagerly (its first step runs at once, in the caller's frame).
-_EAGER = sys.version_info >= (3, 12)
-#: The name of the task that runs a request on Python 3.12+ (``Task.get_name()``).
+# Python 3.12+ starts a task eagerly itself (Task(eager_start=True)); on 3.11 the bridge's loop
+# runs the first step that the Task's constructor schedules at once (see start_task_eagerly).
+_EAGER_TASKS = sys.version_info >= (3, 12)
+#: The name of the task that runs a request (``Task.get_name()``).
 REQUEST_TASK_NAME = "lambda-asgi request"
 
 
 class BridgeEventLoop(asyncio.SelectorEventLoop):
     """The event loop of the bridge: a standard selector loop that can also start a task
-    eagerly while the loop is not running (Python 3.12+).
+    eagerly while the loop is not running.
 
     An app that answers without ever suspending (most requests of most apps) then completes
     in the caller's frame, as a real :class:`asyncio.Task` with ``current_task()``, its own
@@ -83,11 +84,26 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
     #: Callbacks scheduled with call_soon since the bridge last looked (tasks an app started,
     #: futures it resolved): after an eager request they are what needs a loop turn.
     calls_scheduled = 0
+    # Python 3.11: the next call_soon is a new task's first step, to run at once.
+    _step_now = False
+    # What call_soon returns for a step it ran at once: a handle with nothing left to run.
+    _done_handle: asyncio.Handle | None = None
 
     def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
     ) -> asyncio.Handle:
         """As :meth:`asyncio.AbstractEventLoop.call_soon`, counted in :attr:`calls_scheduled`."""
+        if self._step_now:
+            self._step_now = False
+            if context is None:
+                callback(*args)
+            else:
+                context.run(callback, *args)
+            handle = self._done_handle
+            if handle is None:
+                handle = self._done_handle = asyncio.Handle(_nothing, (), self)
+                handle.cancel()
+            return handle
         self.calls_scheduled += 1
         return super().call_soon(callback, *args, context=context)
 
@@ -107,14 +123,29 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
         self.is_running = _ALWAYS_TRUE  # type: ignore[method-assign]
         _set_running_loop(self)
         try:
-            # Named: Python 3.12 formats a "Task-<n>" name for every unnamed task.
-            return asyncio.Task(coro, loop=self, eager_start=True, name=REQUEST_TASK_NAME)  # type: ignore[call-arg,unused-ignore]
+            # Named: Python formats a "Task-<n>" name for every unnamed task.
+            if _EAGER_TASKS:
+                return asyncio.Task(coro, loop=self, eager_start=True, name=REQUEST_TASK_NAME)  # type: ignore[call-arg,unused-ignore]
+            # Python 3.11: the constructor schedules the task's first step with call_soon as
+            # its last act but one (the other registers the task in all_tasks()); call_soon
+            # runs that step at once, in the task's context, as 3.12's eager start does.
+            self._step_now = True
+            try:
+                return asyncio.Task(coro, loop=self, name=REQUEST_TASK_NAME)
+            finally:
+                self._step_now = False
         finally:
             _set_running_loop(previous)
             del self.is_running
 
 
 _ALWAYS_TRUE = itertools.repeat(True).__next__
+
+
+def _nothing() -> None:
+    pass
+
+
 _new_object = object.__new__
 _get_running_loop = asyncio.events._get_running_loop
 _set_running_loop = asyncio.events._set_running_loop
@@ -414,7 +445,7 @@ class _Exchange:
         loop = self.loop
         coro = app(scope, self.receive, self.send)
         task: asyncio.Task[None]
-        if _EAGER and isinstance(loop, BridgeEventLoop):
+        if isinstance(loop, BridgeEventLoop):
             loop.calls_scheduled = 0
             task = loop.start_task_eagerly(coro)  # type: ignore[arg-type]
             # Work the app scheduled (a task it started and did not await) gets a loop turn
