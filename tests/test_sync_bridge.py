@@ -449,3 +449,51 @@ def test_response_headers_from_a_generator_are_checked_once_consumed(
 
     with pytest.raises(ASGIProtocolError, match="CR, LF or NUL"):
         call_asgi_sync(app, http_scope(), b"", runner=runner)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"x-known", b"1")],
+        [[b"x-known", b"1"]],  # list pairs: valid ASGI, not hashable
+        [(bytearray(b"x-known"), b"1")],  # a bytearray name: valid, not hashable
+        ((b"x-known", b"1"), (b"x-other", b"2")),  # a tuple of pairs
+    ],
+)
+def test_header_pairs_seen_before_and_unhashable_pairs_are_accepted(
+    runner: asyncio.Runner, headers: Any
+) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    for _ in range(2):  # the second time, remembered pairs skip the full check
+        response = call_asgi_sync(app, http_scope(), b"", runner=runner)
+        assert (response.status, list(response.headers)) == (200, list(headers))
+
+
+def test_a_bad_value_of_a_header_accepted_before_is_refused(runner: asyncio.Runner) -> None:
+    value = b"1"
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-v", value)]})
+        await send({"type": "http.response.body", "body": b""})
+
+    assert call_asgi_sync(app, http_scope(), b"", runner=runner).status == 200
+    value = b"1\r\nx-injected: yes"
+    with pytest.raises(ASGIProtocolError, match="CR, LF or NUL"):
+        call_asgi_sync(app, http_scope(), b"", runner=runner)
+
+
+def test_remembered_header_pairs_stay_bounded(runner: asyncio.Runner) -> None:
+    from lambda_asgi import sync_bridge
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        # A value that never repeats, as a Date or Content-Length header.
+        pairs = [(b"x-count", str(scope["path"]).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": pairs})
+        await send({"type": "http.response.body", "body": b""})
+
+    for number in range(3000):
+        assert call_asgi_sync(app, http_scope(f"/{number}"), b"", runner=runner).status == 200
+    assert 0 < len(sync_bridge._CHECKED_PAIRS) <= sync_bridge._MAX_CHECKED_PAIRS

@@ -348,19 +348,19 @@ class _Exchange:
                 self._refuse_start(status, None, None)
             headers = message.get("headers", ())
             try:
-                # One concatenation and one C-level scan for all the headers: much
-                # cheaper than checking each name and value in Python. Concatenating each pair
-                # also checks that it is a (bytes, bytes) pair.
                 checked = headers if type(headers) is list else list(headers)
-                joined = b"".join([name + value for name, value in checked])
-            except (TypeError, ValueError):
+            except TypeError:
                 self._refuse_start(status, headers, None)
+            try:
+                # Most responses repeat pairs an earlier one had: one set lookup per pair
+                # instead of scanning them again.
+                known = _CHECKED_PAIRS.issuperset(checked)
+            except TypeError:  # unhashable pairs (lists, bytearrays): checked in full
+                known = False
             if (
                 type(status) is not int
                 or not 100 <= status <= 599
-                or _CR in joined
-                or _LF in joined
-                or _NUL in joined
+                or not (known or _check_header_pairs(checked))
             ):
                 self._refuse_start(status, headers, checked)
             self.status = status
@@ -624,6 +624,31 @@ def _describe_failure(exc: BaseException) -> str:
     if isinstance(exc, ASGIProtocolError):
         return f"the app broke the ASGI protocol ({exc})"
     return f"the app raised {type(exc).__name__}"
+
+
+#: Response header pairs known to be valid (bounded: cleared when full).
+_CHECKED_PAIRS: set[tuple[bytes, bytes]] = set()
+_MAX_CHECKED_PAIRS = 1024
+
+
+def _check_header_pairs(pairs: list[Any]) -> bool:
+    """Whether every pair is ``(bytes, bytes)`` without CR, LF or NUL; valid hashable pairs
+    are remembered in :data:`_CHECKED_PAIRS`."""
+    try:
+        # One concatenation and one C-level scan for all the headers: much cheaper than
+        # checking each name and value in Python. Concatenating each pair also checks that
+        # it is a (bytes, bytes) pair.
+        joined = b"".join([name + value for name, value in pairs])
+    except (TypeError, ValueError):
+        return False
+    if _CR in joined or _LF in joined or _NUL in joined:
+        return False
+    if len(_CHECKED_PAIRS) + len(pairs) > _MAX_CHECKED_PAIRS:
+        _CHECKED_PAIRS.clear()  # values that never repeat (dates, lengths) must not pile up
+    for pair in pairs:
+        if type(pair) is tuple and type(pair[0]) is bytes and type(pair[1]) is bytes:
+            _CHECKED_PAIRS.add(pair)
+    return True
 
 
 def _describe_bad_headers(headers: object) -> str:
