@@ -75,9 +75,14 @@ DROPPED_RESPONSE_HEADERS = frozenset(
 _DROPPED_PREFIXES = ("x-amz-cf-", "x-amzn-", "x-edge-")
 #: Status code -> (``status``, ``statusDescription``) of a CloudFront response.
 _STATUS_LINES = Memo(lambda status: (str(status), reason_phrase(status)))
-#: Response header name -> whether CloudFront accepts it in a generated response.
-_KEPT_RESPONSE_HEADERS = Memo(
-    lambda name: name not in DROPPED_RESPONSE_HEADERS and not name.startswith(_DROPPED_PREFIXES)
+#: Response header name -> 0 if CloudFront refuses it in a generated response, else what its
+#: name adds to the size of the JSON response (the name twice and the punctuation, at most).
+_HEADER_SIZES = Memo(
+    lambda name: (
+        0
+        if name in DROPPED_RESPONSE_HEADERS or name.startswith(_DROPPED_PREFIXES)
+        else 2 * len(name) + 32
+    )
 )
 
 logger = logging.getLogger("lambda_asgi")
@@ -164,22 +169,21 @@ class LambdaEdgeSource(EventSource):
     ) -> dict[str, Any]:
         text, is_base64 = encode_body(body, headers, config)
         unique = headers.unique
-        keep = _KEPT_RESPONSE_HEADERS
+        sizes = _HEADER_SIZES
         # JSON escaping at most multiplies a character by 12, so most responses are judged
-        # by their length alone (headers counted with 32 bytes of JSON each), without
-        # serialising them.
+        # by their length alone, without serialising them.
         estimate = len(text)
         cloudfront_headers: dict[str, list[dict[str, str]]] = {}
         if unique is not None:
             for name, value in unique.items():
-                if keep[name]:
+                if size := sizes[name]:
                     cloudfront_headers[name] = [{"key": name, "value": value}]
-                    estimate += len(name) + len(value) + 32
+                    estimate += size + len(value)
         else:
             for name, values in headers.groups.items():
-                if keep[name]:
+                if size := sizes[name]:
                     cloudfront_headers[name] = [{"key": name, "value": value} for value in values]
-                    estimate += sum(len(name) + len(value) + 32 for value in values)
+                    estimate += sum(size + len(value) for value in values)
         status_text, description = _STATUS_LINES[status]
         response: dict[str, Any] = {
             "status": status_text,
