@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -122,6 +123,78 @@ def test_lifespan_on_raises_at_init_with_the_apps_message() -> None:
         LambdaAdapter(CountingApp(lifespan="fail"), lifespan="on")
     with pytest.raises(LifespanError, match="does not do lifespan"):
         LambdaAdapter(CountingApp(lifespan="unsupported"), lifespan="on")
+
+
+def lifespan_app(ending: str) -> Any:
+    """An app whose lifespan ends one of the ways real apps do besides the textbook one."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await receive()
+            if ending == "returns-before-startup-complete":
+                return
+            await send({"type": "lifespan.startup.complete"})
+            if ending == "raises-after-startup":
+                await asyncio.sleep(0)
+                raise RuntimeError("the pool's watchdog died")
+            if ending == "returns-after-startup":
+                return
+            assert (await receive())["type"] == "lifespan.shutdown"
+            if ending == "returns-at-shutdown":
+                return
+            raise RuntimeError("could not close the pool")
+        await asyncio.sleep(0.01)  # a real wait: the loop runs, so does the lifespan task
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("ending", "logged"),
+    [
+        # A plain return is a finished shutdown, as uvicorn and hypercorn take it.
+        ("returns-after-startup", []),
+        ("returns-at-shutdown", []),
+        ("returns-before-startup-complete", []),  # auto: taken as lifespan unsupported
+        (
+            "raises-after-startup",
+            [
+                (
+                    "the app's ASGI lifespan raised between startup and shutdown",
+                    "RuntimeError: the pool's watchdog died",
+                )
+            ],
+        ),
+        (
+            "raises-at-shutdown",
+            [("ASGI lifespan shutdown raised", "RuntimeError: could not close the pool")],
+        ),
+    ],
+)
+def test_lifespan_endings_log_only_real_errors_and_never_wait(
+    ending: str,
+    logged: list[tuple[str, str]],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Short, so that a shutdown waiting on an app that already returned fails fast, not in 5 s.
+    monkeypatch.setattr("lambda_asgi.lifespan.SHUTDOWN_TIMEOUT", 0.5)
+    handler = LambdaAdapter(lifespan_app(ending))
+    assert call(handler)["statusCode"] == 204
+    handler.shutdown()
+    errors = [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+    assert [(r.getMessage(), (r.exc_text or "").splitlines()[-1]) for r in errors] == logged
+
+
+def test_lifespan_on_names_an_app_that_returns_without_starting() -> None:
+    with pytest.raises(
+        LifespanError,
+        match=re.escape(
+            "the app returned without sending 'lifespan.startup.complete' (lifespan='on'"
+        ),
+    ):
+        LambdaAdapter(lifespan_app("returns-before-startup-complete"), lifespan="on")
 
 
 def test_lifespan_off_skips_it() -> None:

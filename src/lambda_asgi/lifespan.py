@@ -19,6 +19,9 @@ logger = logging.getLogger("lambda_asgi")
 #: SIGTERM; the margin is generous for local runs).
 SHUTDOWN_TIMEOUT = 5.0
 
+# Our own reply when the app's lifespan coroutine returns without answering; never sent by apps.
+_RETURNED = "lambda_asgi.lifespan.returned"
+
 
 class Lifespan:
     """The app's lifespan task: startup when built, shutdown at process exit.
@@ -64,22 +67,32 @@ class Lifespan:
             message = reply.get("message") or "no message given"
             raise LifespanError(f"ASGI lifespan startup failed: {message}")
         error = reply.get("error")
+        what = (
+            "the app returned without sending 'lifespan.startup.complete'"
+            if kind == _RETURNED
+            else f"the app raised {error!r}"
+        )
         if self.mode == "on":
             raise LifespanError(
-                f"ASGI lifespan startup failed: the app raised {error!r} (lifespan='on'; use "
+                f"ASGI lifespan startup failed: {what} (lifespan='on'; use "
                 "lifespan='auto' or 'off' for apps without lifespan support)"
             ) from error
-        logger.debug("app does not support ASGI lifespan (%r); not asking again", error)
+        logger.debug("app does not support ASGI lifespan (%s); not asking again", what)
 
     async def _run(self, scope: dict[str, Any]) -> None:
         try:
             await self.app(scope, self._receive, self._send)
         except BaseException as exc:
+            if isinstance(exc, Exception) and (self._reply is None or self._reply.done()):
+                # Nobody is waiting for a reply: say so now, or the error is never seen.
+                logger.error(
+                    "the app's ASGI lifespan raised between startup and shutdown", exc_info=exc
+                )
             self._resolve({"type": "lifespan.error", "error": exc})
             if not isinstance(exc, Exception):
                 raise
         else:
-            self._resolve({"type": "lifespan.error", "error": RuntimeError("app returned")})
+            self._resolve({"type": _RETURNED})
 
     async def _receive(self) -> Message:
         assert self._events is not None
@@ -97,6 +110,11 @@ class Lifespan:
         if not self.supported or self._events is None or self.loop.is_closed():
             return
         self.supported = False
+        if self._task is None or self._task.done():
+            # Like uvicorn and hypercorn, an app may return once started: nobody is left to
+            # ask, and waiting for an answer would only burn the shutdown budget.
+            logger.debug("the app's lifespan already returned; no shutdown to run")
+            return
         self._reply = self.loop.create_future()
         self._events.put_nowait({"type": "lifespan.shutdown"})
         try:
@@ -108,6 +126,9 @@ class Lifespan:
             logger.error("ASGI lifespan shutdown failed: %s", reply.get("message"))
         elif reply.get("type") == "lifespan.error":
             logger.error("ASGI lifespan shutdown raised", exc_info=reply.get("error"))
+        elif reply.get("type") == _RETURNED:
+            # uvicorn and hypercorn also take a plain return as a finished shutdown.
+            logger.debug("the app returned from lifespan.shutdown without a reply; taken as done")
         if self._task is not None and not self._task.done():
             try:
                 self.loop.run_until_complete(asyncio.wait_for(self._task, SHUTDOWN_TIMEOUT))
