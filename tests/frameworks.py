@@ -247,6 +247,7 @@ def django_app() -> Any:
 def litestar_app() -> Any:
     from litestar import Litestar, Request, Response, get, post
     from litestar.datastructures import Cookie
+    from litestar.params import FromPath
     from litestar.response import Redirect, Stream
 
     @get("/query")
@@ -254,7 +255,7 @@ def litestar_app() -> Any:
         return query_json(list(request.query_params.multi_items()))
 
     @get("/path/{name:str}")
-    async def path(name: str) -> dict[str, str]:
+    async def path(name: FromPath[str]) -> dict[str, str]:
         return {"name": name}
 
     @get("/cookies")
