@@ -111,9 +111,11 @@ def rest_event(
     """A REST API proxy event (``version="1.0"``: HTTP API payload 1.0) as AWS sends it.
 
     ``path`` is percent-encoded as the client sent it; ``query`` holds DECODED pairs (API
-    Gateway decodes them). ``requestContext.path`` is the client's path: the stage on an
-    execute-api host (REST), ``base_mapping`` on a custom domain, nothing for HTTP API (whose
-    ``path`` already holds a named stage: pass ``stage="$default"`` or a path starting with it).
+    Gateway decodes them). ``path`` is the route the request matched (``pathParameters``
+    holds it as ``proxy``); ``requestContext.path`` is the client's path: the stage in front
+    on an execute-api host (REST), nothing for HTTP API (whose ``path`` already holds a named
+    stage: pass ``stage="$default"`` or a path starting with it). On a custom domain REST
+    keeps the ``base_mapping`` in front of both ``path`` and ``requestContext.path``.
     """
     pairs = [
         ("Host", domain),
@@ -125,12 +127,13 @@ def rest_event(
     ]
     multi_headers = grouped(pairs)
     multi_query = grouped(query or [])
+    route = path
     if version == "1.0":
         prefix = ""
     elif ".execute-api." in domain:
         prefix = f"/{stage}"
     else:
-        prefix = base_mapping
+        prefix, path = "", base_mapping + path
     event: dict[str, Any] = {
         "resource": "/{proxy+}",
         "path": path,
@@ -141,7 +144,7 @@ def rest_event(
             {key: values[-1] for key, values in multi_query.items()} if multi_query else None
         ),
         "multiValueQueryStringParameters": multi_query or None,
-        "pathParameters": {"proxy": path.lstrip("/")},
+        "pathParameters": {"proxy": route.lstrip("/")},
         "stageVariables": None,
         "requestContext": {
             "accountId": "123456789012",

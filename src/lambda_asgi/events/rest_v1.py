@@ -32,7 +32,7 @@ from .base import (
 )
 from .http_api_v2 import HTTP_VERSIONS, http_version
 
-__all__ = ["SOURCE", "RestApiSource", "public_prefix"]
+__all__ = ["SOURCE", "RestApiSource", "mapping_in_path", "public_prefix"]
 
 _path_needs_quoting = PATH_NEEDS_QUOTING.search
 
@@ -101,8 +101,12 @@ class RestApiSource(EventSource):
         stage_in_path = (
             f"/{stage}" if is_http_api and isinstance(stage, str) and stage != "$default" else ""
         )
-        if stage_in_path or config.base_path:
-            root_path = split_root_path(full_path, (prefix, stage_in_path, config.base_path))
+        # Nothing in front of `path`: on a custom domain, REST leaves the mapping IN it.
+        mapping = "" if prefix or is_http_api else mapping_in_path(event)
+        if stage_in_path or config.base_path or mapping:
+            root_path = split_root_path(
+                full_path, (prefix, mapping, stage_in_path, config.base_path)
+            )
         else:
             root_path = prefix  # full_path starts with it, on a segment boundary
         if event.get("multiValueQueryStringParameters") or event.get("queryStringParameters"):
@@ -199,14 +203,70 @@ def _is_execute_api(domain: str) -> bool:
     return ".execute-api." in domain
 
 
+def mapping_in_path(event: Mapping[str, Any]) -> str:
+    """The custom domain's base path mapping that a REST event keeps in ``path`` (decoded).
+
+    On a custom domain API Gateway strips neither the mapping (``/v1``) nor, for a mapping
+    without a stage, the stage from ``path`` or ``requestContext.path``. What the request
+    matched is ``resource`` with ``pathParameters`` filled in (``/{proxy+}`` and
+    ``{"proxy": "items/7"}`` is ``/items/7``), so whatever ``path`` has in front of that is
+    where the API is mounted. ``""`` when the event does not say (no ``resource``, a
+    parameter missing) or the route is the whole path.
+    """
+    resource = event.get("resource")
+    path = event.get("path")
+    if not isinstance(resource, str) or not isinstance(path, str) or resource[:1] != "/":
+        return ""
+    if "{" in resource:
+        parameters = event.get("pathParameters")
+        if not isinstance(parameters, dict):
+            return ""
+        route = _fill_parameters(resource, parameters)
+        if route is None:
+            return ""
+    else:
+        route = resource
+    # API Gateway drops a trailing slash from parameters but not from `path`.
+    tail, route = path.rstrip("/"), route.rstrip("/")
+    if not route and resource != "/":
+        return ""  # an empty greedy parameter: it would match any path
+    if not tail.endswith(route):
+        if "%" not in tail and "%" not in route:
+            return ""
+        tail, route = unquote(tail), unquote(route)  # one side sent decoded
+        if not tail.endswith(route):
+            return ""
+    mount = tail[: len(tail) - len(route)]
+    if mount[:1] != "/" or mount[-1:] == "/":
+        return ""
+    return unquote(mount) if "%" in mount else mount
+
+
+def _fill_parameters(resource: str, parameters: Mapping[str, Any]) -> str | None:
+    """``resource`` with each ``{name}`` / ``{name+}`` replaced by its value; ``None`` if one
+    is missing."""
+    parts: list[str] = []
+    rest = resource
+    while "{" in rest:
+        before, _, after = rest.partition("{")
+        name, closed, rest = after.partition("}")
+        value = parameters.get(name[:-1] if name.endswith("+") else name)
+        if not closed or not isinstance(value, str):
+            return None
+        parts += (before, value)
+    parts.append(rest)
+    return "".join(parts)
+
+
 def public_prefix(
     path: str, request_context: Mapping[str, Any], domain: str, *, is_http_api: bool
 ) -> str:
     """What the client's URL path has before the event's ``path`` (decoded, ``""`` if none).
 
-    REST API strips the stage (``/prod`` on ``*.execute-api.*`` hosts) or a custom domain's
-    base path mapping (``/api/v1``) from ``path`` but keeps it in ``requestContext.path``, so
-    the prefix is whatever ``requestContext.path`` has in front of ``path``. Without a usable
+    REST API strips the stage (``/prod`` on ``*.execute-api.*`` hosts) from ``path`` but keeps
+    it in ``requestContext.path``, so the prefix is whatever ``requestContext.path`` has in
+    front of ``path`` (a custom domain's mapping stays in both: :func:`mapping_in_path`
+    finds it). Without a usable
     ``requestContext.path`` (absent in hand-made events, or not ending in ``path``) a REST
     event on an execute-api host gets ``/{stage}``. HTTP API never strips anything.
     """
