@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import traceback
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from lambda_asgi import (
+    AppLoadError,
     ConfigurationError,
     LambdaAdapter,
     LambdaContext,
@@ -452,17 +454,86 @@ def test_load_app_errors_say_what_to_set(
     assert "LAMBDA_ASGI_APP" in str(info.value)
 
 
-def run_zero_code(app_spec: str | None) -> subprocess.CompletedProcess[str]:
-    """Import lambda_asgi.handler the way the managed runtime does, in a fresh process."""
+# Module-level code of an app with a typo (os.enviro): an AttributeError at import.
+TYPO_APP = """import os
+
+DATABASE_URL = os.enviro["DATABASE_URL"]
+
+
+async def app(scope, receive, send):
+    pass
+"""
+
+TYPO_ERROR = (
+    "AppLoadError: LAMBDA_ASGI_APP='{module}:app': importing module '{module}' raised "
+    "AttributeError: module 'os' has no attribute 'enviro'. The error is in the app's own code "
+    "(see its traceback), not in LAMBDA_ASGI_APP: fix it there."
+)
+
+
+def test_load_app_reports_an_error_of_the_apps_import_as_the_apps(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "typo_app_in_process.py").write_text(TYPO_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AppLoadError) as info:
+        load_app("typo_app_in_process:app")
+    error = info.value
+    assert not isinstance(error, AttributeError)
+    assert f"AppLoadError: {error}" == TYPO_ERROR.format(module="typo_app_in_process")
+    assert isinstance(error.__cause__, AttributeError)
+    # The traceback a runtime logs ends on the app's line.
+    last = traceback.extract_tb(error.__traceback__)[-1]
+    assert (last.filename, last.lineno) == (str(tmp_path / "typo_app_in_process.py"), 3)
+
+
+LAZY_APP = """class Factory:
+    @property
+    def app(self):
+        return self.settings.app
+
+
+factory = Factory()
+"""
+
+
+def test_load_app_tells_an_attribute_that_raises_from_a_missing_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "lazy_app.py").write_text(LAZY_APP)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(AppLoadError) as info:
+        load_app("lazy_app:factory.app")
+    assert str(info.value) == (
+        "LAMBDA_ASGI_APP='lazy_app:factory.app': reading 'factory.app' of module 'lazy_app' "
+        "raised AttributeError: 'Factory' object has no attribute 'settings'. The error is in "
+        "the app's own code (see its traceback), not in LAMBDA_ASGI_APP: fix it there."
+    )
+    assert isinstance(info.value.__cause__, AttributeError)
+    with pytest.raises(ConfigurationError, match=re.escape("has no attribute 'factory.missing'")):
+        load_app("lazy_app:factory.missing")
+
+
+def run_zero_code(
+    app_spec: str | None, app_dir: Path | None = None, *, from_import: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Import lambda_asgi.handler the way the managed runtime does (``getattr`` on the
+    module), or with ``from lambda_asgi import handler``, in a fresh process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAMBDA_ASGI_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "examples"), str(ROOT)])
+    paths = [str(ROOT / "examples"), str(ROOT)]
+    env["PYTHONPATH"] = os.pathsep.join([str(app_dir), *paths] if app_dir else paths)
     if app_spec is not None:
         env["LAMBDA_ASGI_APP"] = app_spec
+    get_handler = (
+        "from lambda_asgi import handler;"
+        if from_import
+        else "handler = getattr(importlib.import_module('lambda_asgi'), 'handler');"
+    )
     code = (
         "import importlib, json;"
         "from tests.events import http_api_v2_event;"
         "from lambda_asgi import LambdaContext;"
-        "handler = getattr(importlib.import_module('lambda_asgi'), 'handler');"
+        f"{get_handler}"
         "print(json.dumps(handler(http_api_v2_event('GET', '/'), LambdaContext.local())))"
     )
     return subprocess.run(
@@ -483,3 +554,44 @@ def test_zero_code_handler_fails_at_init_with_what_to_set() -> None:
     assert result.returncode != 0
     assert "ConfigurationError: LAMBDA_ASGI_APP is not set" in result.stderr
     assert "package.module:attribute" in result.stderr
+
+
+@pytest.mark.parametrize("from_import", [False, True], ids=["getattr", "from-import"])
+def test_zero_code_handler_reports_an_attribute_error_of_the_app_as_the_apps(
+    tmp_path: Path, from_import: bool
+) -> None:
+    """Not as "handler missing": the managed runtime reads an AttributeError out of
+    ``getattr(lambda_asgi, "handler")`` as ``Runtime.HandlerNotFound`` and drops it."""
+    (tmp_path / "typo_app.py").write_text(TYPO_APP)
+    result = run_zero_code("typo_app:app", tmp_path, from_import=from_import)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[-1] == "lambda_asgi.errors." + TYPO_ERROR.format(module="typo_app")
+    # The app's own exception, chained as the cause (Python adds "Did you mean ...").
+    cause = "AttributeError: module 'os' has no attribute 'enviro'"
+    assert [line for line in lines if line.startswith(cause)] != []
+    assert "The above exception was the direct cause of the following exception:" in lines
+    assert "cannot import name" not in result.stderr
+    assert "has no attribute 'handler'" not in result.stderr
+
+
+def test_zero_code_handler_never_lets_an_attribute_error_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever raises it while the handler is built, an AttributeError would read as "no
+    attribute 'handler'"."""
+    import lambda_asgi
+    import lambda_asgi.adapter
+
+    def broken() -> LambdaAdapter:
+        raise AttributeError("'NoneType' object has no attribute 'app'")
+
+    monkeypatch.setattr(lambda_asgi.adapter, "zero_code_handler", broken)
+    monkeypatch.setenv("LAMBDA_ASGI_APP", "main:app")
+    with pytest.raises(AppLoadError) as info:
+        lambda_asgi.handler  # noqa: B018
+    assert str(info.value) == (
+        "lambda_asgi.handler: building the handler for LAMBDA_ASGI_APP='main:app' raised "
+        "AttributeError: 'NoneType' object has no attribute 'app'"
+    )
+    assert isinstance(info.value.__cause__, AttributeError)

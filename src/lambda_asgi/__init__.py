@@ -6,10 +6,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from .adapter import Invocation, LambdaAdapter
-from .errors import ConfigurationError, InvalidEventError, LifespanError, UnsupportedEventError
+from .errors import (
+    AppLoadError,
+    ConfigurationError,
+    InvalidEventError,
+    LifespanError,
+    UnsupportedEventError,
+)
 from .sync_bridge import (
     AppTimeoutError,
     ASGIProtocolError,
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASGIProtocolError",
+    "AppLoadError",
     "AppTimeoutError",
     "ConfigurationError",
     "InvalidEventError",
@@ -49,7 +57,17 @@ def __getattr__(name: str) -> Any:
     if name == "handler":
         from .adapter import zero_code_handler
 
-        return zero_code_handler()
+        try:
+            return zero_code_handler()
+        except AttributeError as exc:
+            # Python reads an AttributeError out of a module __getattr__ as "no such
+            # attribute": the managed runtime would report "Handler 'handler' missing on
+            # module 'lambda_asgi'" and drop the real error.
+            spec = os.environ.get("LAMBDA_ASGI_APP", "")
+            raise AppLoadError(
+                f"lambda_asgi.handler: building the handler for LAMBDA_ASGI_APP={spec!r} "
+                f"raised {type(exc).__name__}: {exc}"
+            ).with_traceback(exc.__traceback__) from exc
     if name == "LambdaContext":  # for local runs and our runtime; not needed in Lambda
         from .context import LambdaContext
 

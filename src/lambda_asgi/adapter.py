@@ -19,7 +19,7 @@ from typing import Any, cast, get_args
 
 from .config import AdapterConfig
 from .deadline import DEFAULT_TIMEOUT_MARGIN_MS, deadline_for, log_timeout, parse_margin
-from .errors import ConfigurationError, InvalidEventError
+from .errors import AppLoadError, ConfigurationError, InvalidEventError
 from .events import EventSource, detect_source
 from .events.base import ResponseHeaders
 from .lifespan import Lifespan, LifespanMode
@@ -380,7 +380,13 @@ def _parse_bool(name: str, value: str) -> bool:
 
 
 def load_app(spec: str) -> ASGIApp:
-    """Import ``package.module:attribute`` (attribute may be dotted) and return it."""
+    """Import ``package.module:attribute`` (attribute may be dotted) and return it.
+
+    Raises :class:`ConfigurationError` when ``spec`` is empty or malformed, when the module
+    cannot be found or imported, or when it has no such attribute; :class:`AppLoadError`
+    when the app's own code raises while it is imported (its exception is the cause); a
+    :class:`SyntaxError` in the app's code as it is.
+    """
     hint = (
         "Set LAMBDA_ASGI_APP to the app as package.module:attribute, for example "
         "LAMBDA_ASGI_APP=app.main:app"
@@ -399,11 +405,20 @@ def load_app(spec: str) -> ASGIApp:
             f"LAMBDA_ASGI_APP={spec!r}: cannot import module {module_name!r} ({exc}). Check "
             "the module path and that it is in the deployment package."
         ) from exc
+    except SyntaxError:
+        raise  # it names the file and line itself; runtimes report it as a syntax error
+    except Exception as exc:
+        raise _app_error(spec, module_name, f"importing module {module_name!r}", exc) from exc
     target: Any = module
     for part in attribute.split("."):
         try:
             target = getattr(target, part)
-        except AttributeError:
+        except AttributeError as exc:
+            if exc.__traceback__ is not None and exc.__traceback__.tb_next is not None:
+                # Raised by code the lookup ran (a property, a module __getattr__), not a
+                # missing name: that code's error must not pass for a wrong setting.
+                doing = f"reading {attribute!r} of module {module_name!r}"
+                raise _app_error(spec, module_name, doing, exc) from exc
             raise ConfigurationError(
                 f"LAMBDA_ASGI_APP={spec!r}: module {module_name!r} has no attribute "
                 f"{attribute!r}. {hint}."
@@ -413,6 +428,20 @@ def load_app(spec: str) -> ASGIApp:
             f"LAMBDA_ASGI_APP={spec!r} names a {type(target).__name__}, not an ASGI app"
         )
     return cast(ASGIApp, target)
+
+
+def _app_error(spec: str, module_name: str, doing: str, exc: Exception) -> AppLoadError:
+    """An :class:`AppLoadError` for ``exc``, raised by the app's code while ``doing``.
+
+    It carries ``exc``'s traceback: AWS's runtime logs only the traceback of the error it
+    is given, which then ends at the app's failing line.
+    """
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return AppLoadError(
+        f"LAMBDA_ASGI_APP={spec!r}: {doing} raised {what}. The error is in the app's own code "
+        "(see its traceback), not in LAMBDA_ASGI_APP: fix it there.",
+        name=module_name,
+    ).with_traceback(exc.__traceback__)
 
 
 _zero_code: LambdaAdapter | None = None

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigurationError", "InvalidEventError", "LifespanError", "UnsupportedEventError"]
+__all__ = [
+    "AppLoadError",
+    "ConfigurationError",
+    "InvalidEventError",
+    "LifespanError",
+    "UnsupportedEventError",
+]
 
 
 class UnsupportedEventError(ValueError):
@@ -22,6 +28,17 @@ class InvalidEventError(ValueError):
 class ConfigurationError(ValueError):
     """An adapter option or ``LAMBDA_ASGI_*`` environment variable is wrong; the message says
     what to set."""
+
+
+class AppLoadError(ImportError):
+    """The app's own code raised while its module was imported (or while its attribute was
+    read), for example a typo such as ``os.enviro`` at import.
+
+    The message names the app and the app's exception; that exception is the ``__cause__``,
+    and this error carries its traceback, so a log that shows one traceback shows the app's
+    line. It is an :class:`ImportError`, never an :class:`AttributeError`, so reading
+    ``lambda_asgi.handler`` cannot turn it into "handler missing".
+    """
 
 
 class LifespanError(RuntimeError):
