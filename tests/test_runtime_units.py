@@ -26,7 +26,7 @@ from lambda_asgi.runtime.faults import (
     stream_error_trailers,
 )
 from lambda_asgi.runtime.handler import FunctionHandler, load_handler
-from lambda_asgi.runtime.loop import invoke_mode
+from lambda_asgi.runtime.loop import Runtime, invoke_mode
 from lambda_asgi.runtime.respond import DELIMITER, ResponseHeadersTooLargeError, http_prelude
 from tests.events import function_url_event, http_api_v2_event
 
@@ -424,3 +424,41 @@ def test_invoke_mode_values() -> None:
     assert invoke_mode(" RESPONSE_STREAM ") == "response_stream"
     with pytest.raises(ConfigurationError, match="LAMBDA_ASGI_INVOKE_MODE must be one of"):
         invoke_mode("streaming")
+
+
+# -- the invocation loop in-process, against the Runtime API emulator ----------------------------
+
+
+def serve_one(
+    api: RuntimeAPIServer, runtime: Runtime, event: Any, timeout: float = 10
+) -> InvocationHandle:
+    """Submit ``event``, let ``runtime`` serve it in this thread; the answered handle."""
+    handle = api.submit(event)
+    runtime.handle(runtime.client.next_invocation())
+    return handle.wait(timeout)
+
+
+def test_stream_mode_streams_a_body_sent_in_one_message_raw_and_past_6_mb(
+    api: RuntimeAPIServer,
+) -> None:
+    # Binary, 7 MB, in ONE body message: a buffered response would be base64 and over 6 MB.
+    payload = bytes(range(256)) * (7 * 4096)
+    app = Starlette(
+        routes=[Route("/file", lambda _: Response(payload, media_type="application/octet-stream"))]
+    )
+    adapter = LambdaAdapter(app, lifespan="off")
+    runtime = Runtime(RuntimeClient(api.address), adapter, invoke_mode="response_stream")
+    handle = serve_one(api, runtime, function_url_event("GET", "/file"))
+    assert handle.status == "success" and handle.streaming
+    assert handle.content_type == HTTP_INTEGRATION_CONTENT_TYPE
+    assert handle.http_response() == (
+        {
+            "statusCode": 200,
+            "headers": {
+                "content-length": str(7 * 1024 * 1024),
+                "content-type": "application/octet-stream",
+            },
+            "cookies": [],
+        },
+        payload,
+    )

@@ -46,7 +46,8 @@ def get_runner() -> asyncio.Runner:
 
 
 class Invocation:
-    """One served event: a buffered proxy response, or a response still streaming.
+    """One served event: a proxy response, or the app's response to stream (complete, or
+    still streaming when :attr:`SyncResponse.stream` is set).
 
     Exactly one of :attr:`result` and :attr:`streamed` is set. Call :meth:`finish` once the
     response has been delivered, to run the app's post-response work (background tasks).
@@ -191,7 +192,8 @@ class LambdaAdapter:
         return result
 
     def invoke(self, event: Any, context: Any, *, stream: bool = False) -> Invocation:
-        """Serve one event; with ``stream=True`` a streamed response is handed back unread.
+        """Serve one event; with ``stream=True`` the app's response is handed back unread, to
+        be streamed as the raw body bytes the app sends, whether in one message or many.
 
         Raises :class:`~lambda_asgi.UnsupportedEventError` for events of no supported source
         and :class:`~lambda_asgi.InvalidEventError` for malformed ones.
@@ -236,9 +238,11 @@ class LambdaAdapter:
             if self.propagate_exceptions:
                 raise
             return source, self.error_response(source, event, 500), None, False
+        if stream:
+            # Streamed as it is: no base64, and the buffered payload limit (6 MB) does not
+            # apply to a stream, even one whose whole body came in one message.
+            return source, None, response, False
         if response.needs_async:
-            if stream:
-                return source, None, response, False
             try:
                 body = buffer_stream(response, mode=self.streaming, limit=source.response_limit)
             except BufferedStreamError as exc:

@@ -164,7 +164,7 @@ class Runtime:
         try:
             if invocation.streamed is not None:
                 completed = post_streamed(self.client, request_id, adapter, invocation)
-            elif stream:
+            elif stream:  # the adapter's own error response (500, 504)
                 assert invocation.result is not None
                 post_proxy_as_stream(self.client, request_id, invocation.result)
             else:
@@ -173,7 +173,8 @@ class Runtime:
             # Nothing was sent: the error goes to /error before any byte. A streaming app
             # was stopped; a finished one still gets its post-response work, as after a 413.
             self._report(request_id, exc)
-            completed = invocation.streamed is None
+            streamed = invocation.streamed
+            completed = streamed is None or streamed.stream is None
         if completed:
             # After the response left: the caller does not wait for background tasks.
             invocation.finish()

@@ -22,6 +22,7 @@ from typing import Any
 
 from ..adapter import Invocation, LambdaAdapter
 from ..events.base import ResponseHeaders, decode_body
+from ..sync_bridge import ResponseStream
 from .client import HTTP_INTEGRATION_CONTENT_TYPE, RuntimeClient, StreamAbortedError
 from .faults import RuntimeFault, stream_error_trailers
 
@@ -88,16 +89,18 @@ def post_streamed(
     adapter: LambdaAdapter,
     invocation: Invocation,
 ) -> bool:
-    """Stream a response the app is still sending, chunk by chunk as it comes.
+    """Stream the app's response: its first (or only) body message, then each further chunk
+    as the app sends it.
 
     Memory stays bounded: each chunk is written to the socket before the app is let run on
     to produce the next. An app failing after the first byte is reported through the error
-    trailers. Returns False when the response could not be completed (the app was stopped,
-    so there is no post-response work to run). Raises :class:`ResponseHeadersTooLargeError`,
-    with the app stopped and nothing sent, when the prelude does not fit.
+    trailers. Returns False when the app was stopped before the end of its response (so there
+    is no post-response work to run). Raises :class:`ResponseHeadersTooLargeError`, with
+    nothing sent (and an app still streaming stopped), when the prelude does not fit.
     """
     response = invocation.streamed
-    assert response is not None and response.stream is not None
+    assert response is not None
+    # None when the app sent its whole body in one message: then there is nothing to stop.
     stream = response.stream
     headers = ResponseHeaders(response.headers, adapter.config.exclude_headers)
     proxy = invocation.source.to_response(
@@ -108,16 +111,15 @@ def post_streamed(
         prelude = http_prelude(proxy)
         writer = client.start_stream(request_id, HTTP_INTEGRATION_CONTENT_TYPE)
     except BaseException:
-        stream.close()
+        _stop(stream)
         raise
     try:
         writer.write(prelude + response.body)
-        for chunk in stream:
+        for chunk in stream or ():
             writer.write(chunk)
     except StreamAbortedError as exc:
         logger.error("Streamed response %s aborted: %s", request_id, exc)
-        stream.close()
-        return False
+        return not _stop(stream)
     except Exception as exc:
         logger.error(
             "Streamed response %s failed after %d bytes: %s",
@@ -126,13 +128,21 @@ def post_streamed(
             exc,
             exc_info=exc.__cause__ or exc,
         )
-        stream.close()
+        _stop(stream)
         kind = "Function.Timeout" if invocation.timed_out else None
         writer.finish(stream_error_trailers(exc, kind))
         return False
     except BaseException:
-        stream.close()
+        _stop(stream)
         writer.abort()
         raise
     writer.finish()
+    return True
+
+
+def _stop(stream: ResponseStream | None) -> bool:
+    """Cancel an app still streaming; False when there was none (its response is complete)."""
+    if stream is None:
+        return False
+    stream.close()
     return True
