@@ -462,3 +462,48 @@ def test_stream_mode_streams_a_body_sent_in_one_message_raw_and_past_6_mb(
         },
         payload,
     )
+
+
+def database_down(_event: Any, _context: Any) -> Any:
+    raise http.client.RemoteDisconnected("Remote end closed connection without response")
+
+
+async def refused_app(scope: Any, _receive: Any, _send: Any) -> None:
+    raise ConnectionRefusedError(111, "Connection refused (database)")
+
+
+@pytest.mark.parametrize(
+    ("handler", "event", "kind", "message"),
+    [
+        (
+            FunctionHandler(database_down, "tests.test_runtime_units.database_down"),
+            {"n": 1},
+            "RemoteDisconnected",
+            "Remote end closed connection without response",
+        ),
+        (
+            LambdaAdapter(refused_app, lifespan="off", propagate_exceptions=True),
+            function_url_event("GET", "/"),
+            "ConnectionRefusedError",
+            "[Errno 111] Connection refused (database)",
+        ),
+    ],
+    ids=["plain", "asgi"],
+)
+def test_a_connection_error_raised_by_the_handler_is_the_invocations_error(
+    api: RuntimeAPIServer,
+    caplog: pytest.LogCaptureFixture,
+    handler: LambdaAdapter | FunctionHandler,
+    event: Any,
+    kind: str,
+    message: str,
+) -> None:
+    runtime = Runtime(RuntimeClient(api.address), handler)
+    handle = serve_one(api, runtime, event)
+    assert handle.status == "error" and handle.error is not None
+    assert handle.error.error_type == f"Function.{kind}"
+    body = handle.error.body
+    assert (body["errorType"], body["errorMessage"]) == (kind, message)
+    assert body["requestId"] == handle.request_id
+    assert f"Invocation {handle.request_id} failed: {kind}: {message}" in caplog.text
+    assert "Runtime API failure" not in caplog.text

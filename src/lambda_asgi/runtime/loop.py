@@ -124,8 +124,9 @@ class Runtime:
             )
 
     def handle(self, invocation: NextInvocation) -> None:
-        """Serve one invocation and post its response (or error); never raises for app
-        failures. A Runtime API failure with status 500 ends the process (as AWS asks)."""
+        """Serve one invocation and post its response, or its error to ``/error``; never
+        raises for the handler's failures. A failed Runtime API request is logged; one
+        answered with status 500 ends the process (as AWS asks)."""
         request_id = invocation.request_id
         _set_request_id(request_id)
         if invocation.trace_id:
@@ -140,10 +141,14 @@ class Runtime:
             else:
                 self._serve_function(self.handler, request_id, event, context)
         except (RuntimeAPIError, ConnectionError) as exc:
+            # Raised by the client's own requests only: what the handler raises, a
+            # ConnectionError of its own too, is reported as the invocation's error.
             logger.error("Runtime API failure during invocation %s: %s", request_id, exc)
             if isinstance(exc, RuntimeAPIError) and exc.status >= 500:
                 raise
         except Exception as exc:
+            # A fault found before the response's first byte: an event or context that is
+            # not valid JSON, a result that cannot be marshalled.
             self._report(request_id, exc)
 
     def _report(self, request_id: str, exc: Exception) -> None:
@@ -159,7 +164,13 @@ class Runtime:
         # Only a Function URL or a REST API can take a stream; an event from any other front
         # door of the same function gets the buffered response it expects.
         stream = self.streaming and detect_source(event).name in STREAMING_SOURCES
-        invocation = adapter.invoke(event, context, stream=stream)
+        try:
+            invocation = adapter.invoke(event, context, stream=stream)
+        except Exception as exc:
+            # The app's exception (propagate_exceptions), whatever its class, or an event the
+            # adapter cannot serve: the invocation's error.
+            self._report(request_id, exc)
+            return
         completed = True
         try:
             if invocation.streamed is not None:
@@ -182,7 +193,11 @@ class Runtime:
     def _serve_function(
         self, handler: FunctionHandler, request_id: str, event: Any, context: Any
     ) -> None:
-        result = handler(event, context)
+        try:
+            result = handler(event, context)
+        except Exception as exc:
+            self._report(request_id, exc)  # whatever its class, as AWS's runtime does
+            return
         if self.streaming and isinstance(result, dict) and "statusCode" in result:
             post_proxy_as_stream(self.client, request_id, result)
         else:
