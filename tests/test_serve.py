@@ -445,10 +445,11 @@ def test_make_run_serves_the_notes_app(tmp_path: Path) -> None:
 # -- invoke --------------------------------------------------------------------------------
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LAMBDA_ASGI_")}
+    environ.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run(
-        [*LAMBDA_ASGI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [*LAMBDA_ASGI, *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=60
     )
 
 
@@ -480,6 +481,79 @@ def test_invoke_runtime_reports_function_errors() -> None:
     )
     assert init_failed.returncode == 1
     assert "cannot import module 'no_such_module'" in json.loads(init_failed.stdout)["errorMessage"]
+
+
+# Answers with what the adapter's options change: root_path (base_path), a header to exclude,
+# and whether the lifespan ran.
+OPTIONS_APP = """
+import json
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        scope["state"]["started"] = True
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    body = {"root_path": scope["root_path"], "lifespan": "started" in scope["state"]}
+    headers = [(b"content-type", b"application/json"), (b"x-drop", b"1")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+"""
+
+
+@pytest.mark.parametrize(
+    ("env", "flags", "expected"),
+    [
+        ({}, [], {"root_path": "", "lifespan": True, "x-drop": True}),
+        (
+            {"LAMBDA_ASGI_BASE_PATH": "/api", "LAMBDA_ASGI_EXCLUDE_HEADERS": "x-drop"},
+            [],
+            {"root_path": "/api", "lifespan": True, "x-drop": False},
+        ),
+        ({"LAMBDA_ASGI_LIFESPAN": "off"}, [], {"root_path": "", "lifespan": False, "x-drop": True}),
+        (
+            {"LAMBDA_ASGI_LIFESPAN": "off"},
+            ["--lifespan", "auto"],
+            {"root_path": "", "lifespan": True, "x-drop": True},
+        ),
+        ({}, ["--lifespan", "off"], {"root_path": "", "lifespan": False, "x-drop": True}),
+    ],
+    ids=["defaults", "options-from-env", "env-lifespan-off", "flag-over-env", "flag"],
+)
+def test_invoke_takes_the_options_from_the_env_with_and_without_runtime(
+    tmp_path: Path, env: dict[str, str], flags: list[str], expected: dict[str, Any]
+) -> None:
+    """Same environment, same answer; an explicit --lifespan wins over LAMBDA_ASGI_LIFESPAN."""
+    (tmp_path / "options_app.py").write_text(OPTIONS_APP)
+    args = ["invoke", "options_app:app", "--app-dir", str(tmp_path), *flags]
+    args += ["--source", "http-api", "GET", "/api/x"]
+    results = []
+    for runtime in ([], ["--runtime"]):
+        done = run_cli(*args, *runtime, env=env)
+        assert done.returncode == 0, done.stderr
+        results.append(json.loads(done.stdout))
+    assert results[0] == results[1]
+    body = json.loads(results[0]["body"])
+    assert {**body, "x-drop": "x-drop" in results[0]["headers"]} == expected
+
+
+def test_invoke_prints_lambdas_error_payload_for_a_function_error() -> None:
+    """LAMBDA_ASGI_PROPAGATE_EXCEPTIONS=true: a function error, with and without --runtime."""
+    env = {"LAMBDA_ASGI_PROPAGATE_EXCEPTIONS": "true"}
+    args = ("invoke", APP, "--source", "http-api", "GET", "/function-error")
+    errors = []
+    for runtime in ((), ("--runtime",)):
+        done = run_cli(*args, *runtime, env=env)
+        assert done.returncode == 1, done.stderr
+        error = json.loads(done.stdout)
+        assert set(error) == {"errorMessage", "errorType", "stackTrace", "requestId"}
+        assert 'raise RuntimeError("the function failed on purpose")' in error["stackTrace"][-1]
+        errors.append((error["errorType"], error["errorMessage"]))
+        assert "RuntimeError: the function failed on purpose" in done.stderr  # the traceback
+    assert errors == [("RuntimeError", "the function failed on purpose")] * 2
 
 
 def test_invoke_event_file_and_argument_errors() -> None:

@@ -40,10 +40,21 @@ def _read_event(args: argparse.Namespace) -> Any:
         return json.load(handle)
 
 
+def _invoke_environ(args: argparse.Namespace) -> dict[str, str]:
+    """The function's environment for ``invoke``, with or without ``--runtime``: this
+    process's (the ``LAMBDA_ASGI_*`` options), APP as ``LAMBDA_ASGI_APP``, and ``--lifespan``
+    when given over ``LAMBDA_ASGI_LIFESPAN``."""
+    environ = {**os.environ, "LAMBDA_ASGI_APP": args.app}
+    if args.lifespan is not None:
+        environ["LAMBDA_ASGI_LIFESPAN"] = args.lifespan
+    return environ
+
+
 def _cmd_invoke(args: argparse.Namespace) -> int:
-    from .adapter import LambdaAdapter, load_app
+    from .adapter import LambdaAdapter
     from .context import LambdaContext
     from .errors import ConfigurationError, InvalidEventError, UnsupportedEventError
+    from .runtime.faults import error_body
 
     try:
         event = _read_event(args)
@@ -54,12 +65,19 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
         return _invoke_in_runtime(args, event)
     if args.app_dir:
         sys.path.insert(0, os.path.abspath(args.app_dir))
+    context = LambdaContext.local()
     try:
-        adapter = LambdaAdapter(load_app(args.app), lifespan=args.lifespan)
-        result = adapter(event, LambdaContext.local())
+        adapter = LambdaAdapter.from_env(_invoke_environ(args))
+        result = adapter(event, context)
     except (ConfigurationError, UnsupportedEventError, InvalidEventError) as exc:
         print(f"lambda-asgi invoke: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:
+        # The app's exception, re-raised with LAMBDA_ASGI_PROPAGATE_EXCEPTIONS (the adapter
+        # logged its traceback): Lambda's error payload, as --runtime prints it.
+        json.dump(error_body(exc, context.aws_request_id), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 1
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     adapter.shutdown()
@@ -75,7 +93,7 @@ def _invoke_in_runtime(args: argparse.Namespace, event: Any) -> int:
         args.app,
         app_dir=args.app_dir,
         timeout_s=args.timeout,
-        environ={**os.environ, "LAMBDA_ASGI_LIFESPAN": args.lifespan},
+        environ=_invoke_environ(args),
         output=sys.stderr,
     )
     sandbox.start()
@@ -135,7 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         "event", help="a JSON event file, or - for standard input; with --source, the METHOD"
     )
     invoke.add_argument("path", nargs="?", help="with --source: the PATH, e.g. '/items?a=1'")
-    invoke.add_argument("--lifespan", choices=("auto", "on", "off"), default="auto")
+    invoke.add_argument(
+        "--lifespan",
+        choices=("auto", "on", "off"),
+        help="run the app's ASGI lifespan (default: LAMBDA_ASGI_LIFESPAN, else auto)",
+    )
     invoke.add_argument(
         "--source", choices=SOURCE_NAMES, help="build the event this source sends for METHOD PATH"
     )
