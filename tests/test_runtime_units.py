@@ -507,3 +507,65 @@ def test_a_connection_error_raised_by_the_handler_is_the_invocations_error(
     assert body["requestId"] == handle.request_id
     assert f"Invocation {handle.request_id} failed: {kind}: {message}" in caplog.text
     assert "Runtime API failure" not in caplog.text
+
+
+def returns_event(event: Any, _context: Any) -> Any:
+    return event.get("result", {"served": True})
+
+
+@pytest.mark.parametrize(
+    ("result", "problem"),
+    [
+        (
+            {"statusCode": 200, "headers": {"content-type": "application/json"}, "body": {"a": 1}},
+            "its 'body' must be a string or null, got dict",
+        ),
+        (
+            {"statusCode": 200, "body": "abcde", "isBase64Encoded": True},
+            "it is flagged \"isBase64Encoded\": true but its 'body' is not valid base64",
+        ),
+    ],
+    ids=["dict-body", "bad-base64"],
+)
+def test_stream_mode_reports_a_bad_plain_response_body_before_the_first_byte(
+    api: RuntimeAPIServer, result: dict[str, Any], problem: str
+) -> None:
+    handler = FunctionHandler(returns_event, "tests.test_runtime_units.returns_event")
+    runtime = Runtime(RuntimeClient(api.address), handler, invoke_mode="response_stream")
+    event = {**function_url_event("GET", "/"), "result": result}
+    handle = serve_one(api, runtime, event)
+    # Nothing went to /response: the stream was never opened.
+    assert handle.response_started_at is None and handle.chunks == []
+    assert handle.status == "error" and handle.error is not None
+    assert handle.error.error_type == "Runtime.MarshalError"
+    assert handle.error.body["errorMessage"] == (
+        f"The handler's response cannot be streamed: {problem}. Return the body as a string "
+        '(json.dumps() a JSON body), or binary data base64-encoded with "isBase64Encoded": true.'
+    )
+    # The same runtime serves the next event.
+    assert serve_one(api, runtime, {"n": 2}).json() == {"served": True}
+
+
+def test_a_failed_error_report_is_logged_and_the_loop_goes_on(
+    api: RuntimeAPIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    def answered_elsewhere(event: Any, context: Any) -> Any:
+        if event.get("ok"):
+            return {"ok": True}
+        # Answered behind the runtime's back: the Runtime API refuses the /error (403) that
+        # reports the result, which cannot be marshalled.
+        RuntimeClient(api.address).post_response(context.aws_request_id, b'"elsewhere"')
+        return {"when": object()}
+
+    handler = FunctionHandler(answered_elsewhere, "tests.answered_elsewhere")
+    runtime = Runtime(RuntimeClient(api.address), handler)
+    first = serve_one(api, runtime, {})
+    assert first.json() == "elsewhere"
+    rid = first.request_id
+    assert (
+        f"Runtime API failure during invocation {rid}: Runtime API POST "
+        f"/2018-06-01/runtime/invocation/{rid}/error failed with HTTP 403: "
+        '{"errorType": "InvalidStateTransition", "errorMessage": '
+        f'"invocation {rid} is not in progress (status success)"}}'
+    ) in caplog.text
+    assert serve_one(api, runtime, {"ok": True}).json() == {"ok": True}

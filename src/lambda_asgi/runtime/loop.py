@@ -143,9 +143,7 @@ class Runtime:
         except (RuntimeAPIError, ConnectionError) as exc:
             # Raised by the client's own requests only: what the handler raises, a
             # ConnectionError of its own too, is reported as the invocation's error.
-            logger.error("Runtime API failure during invocation %s: %s", request_id, exc)
-            if isinstance(exc, RuntimeAPIError) and exc.status >= 500:
-                raise
+            _api_failure(request_id, exc)
         except Exception as exc:
             # A fault found before the response's first byte: an event or context that is
             # not valid JSON, a result that cannot be marshalled.
@@ -156,7 +154,10 @@ class Runtime:
         logger.error(
             "Invocation %s failed: %s: %s", request_id, body["errorType"], exc, exc_info=exc
         )
-        self.client.post_invocation_error(request_id, body, error_type(exc))
+        try:
+            self.client.post_invocation_error(request_id, body, error_type(exc))
+        except (RuntimeAPIError, ConnectionError) as api_exc:
+            _api_failure(request_id, api_exc)
 
     def _serve_asgi(
         self, adapter: LambdaAdapter, request_id: str, event: Any, context: Any
@@ -221,6 +222,14 @@ class Runtime:
                 request_id,
                 len(payload),
             )
+
+
+def _api_failure(request_id: str, exc: RuntimeAPIError | ConnectionError) -> None:
+    """Log a failed Runtime API request, so that the loop goes on with the next event; a 500
+    is raised again: the environment is broken and AWS asks the runtime to exit."""
+    logger.error("Runtime API failure during invocation %s: %s", request_id, exc)
+    if isinstance(exc, RuntimeAPIError) and exc.status >= 500:
+        raise exc
 
 
 def _unmarshal(body: bytes) -> Any:

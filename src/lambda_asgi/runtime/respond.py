@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..adapter import Invocation, LambdaAdapter
+from ..errors import InvalidEventError
 from ..events.base import ResponseHeaders, decode_body
 from ..sync_bridge import ResponseStream
 from .client import HTTP_INTEGRATION_CONTENT_TYPE, RuntimeClient, StreamAbortedError
@@ -72,15 +73,36 @@ def http_prelude(proxy: Mapping[str, Any]) -> bytes:
 
 
 def post_proxy_as_stream(client: RuntimeClient, request_id: str, proxy: Mapping[str, Any]) -> None:
-    """Send a complete (buffered) proxy response with the streaming framing, in one chunk.
+    """Send a complete proxy response (a plain handler's, or the adapter's own) with the
+    streaming framing, in one chunk.
 
-    Raises :class:`ResponseHeadersTooLargeError`, with nothing sent, when the prelude does
-    not fit.
+    All of it is checked before the stream starts, as an error can only go to ``/error``
+    before the first byte: :class:`ResponseHeadersTooLargeError` when the prelude does not
+    fit, a ``Runtime.MarshalError`` :class:`RuntimeFault` when the body is not text (or not
+    the base64 it is flagged as). Nothing is sent then.
     """
-    prelude = http_prelude(proxy)  # before the stream starts: it may be too large to send
+    data = http_prelude(proxy) + _response_body(proxy)
     writer = client.start_stream(request_id, HTTP_INTEGRATION_CONTENT_TYPE)
-    writer.write(prelude + decode_body(proxy))
+    writer.write(data)
     writer.finish()
+
+
+def _response_body(proxy: Mapping[str, Any]) -> bytes:
+    try:
+        return decode_body(proxy)
+    except InvalidEventError:
+        body = proxy.get("body")
+        problem = (
+            "it is flagged \"isBase64Encoded\": true but its 'body' is not valid base64"
+            if isinstance(body, str)
+            else f"its 'body' must be a string or null, got {type(body).__name__}"
+        )
+        raise RuntimeFault(
+            "Runtime.MarshalError",
+            f"The handler's response cannot be streamed: {problem}. Return the body as a "
+            "string (json.dumps() a JSON body), or binary data base64-encoded with "
+            '"isBase64Encoded": true.',
+        ) from None
 
 
 def post_streamed(
