@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import logging
 import os
 import re
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import threading
 import traceback
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -454,6 +457,16 @@ def test_load_app_errors_say_what_to_set(
     assert "LAMBDA_ASGI_APP" in str(info.value)
 
 
+@pytest.fixture
+def app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A directory on the module path for the test's app modules, forgotten after it."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", None) or "").startswith(str(tmp_path)):
+            del sys.modules[name]
+
+
 # Module-level code of an app with a typo (os.enviro): an AttributeError at import.
 TYPO_APP = """import os
 
@@ -471,11 +484,8 @@ TYPO_ERROR = (
 )
 
 
-def test_load_app_reports_an_error_of_the_apps_import_as_the_apps(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    (tmp_path / "typo_app_in_process.py").write_text(TYPO_APP)
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_load_app_reports_an_error_of_the_apps_import_as_the_apps(app_dir: Path) -> None:
+    (app_dir / "typo_app_in_process.py").write_text(TYPO_APP)
     with pytest.raises(AppLoadError) as info:
         load_app("typo_app_in_process:app")
     error = info.value
@@ -484,7 +494,7 @@ def test_load_app_reports_an_error_of_the_apps_import_as_the_apps(
     assert isinstance(error.__cause__, AttributeError)
     # The traceback a runtime logs ends on the app's line.
     last = traceback.extract_tb(error.__traceback__)[-1]
-    assert (last.filename, last.lineno) == (str(tmp_path / "typo_app_in_process.py"), 3)
+    assert (last.filename, last.lineno) == (str(app_dir / "typo_app_in_process.py"), 3)
 
 
 LAZY_APP = """class Factory:
@@ -497,11 +507,8 @@ factory = Factory()
 """
 
 
-def test_load_app_tells_an_attribute_that_raises_from_a_missing_one(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    (tmp_path / "lazy_app.py").write_text(LAZY_APP)
-    monkeypatch.syspath_prepend(str(tmp_path))
+def test_load_app_tells_an_attribute_that_raises_from_a_missing_one(app_dir: Path) -> None:
+    (app_dir / "lazy_app.py").write_text(LAZY_APP)
     with pytest.raises(AppLoadError) as info:
         load_app("lazy_app:factory.app")
     assert str(info.value) == (
@@ -595,3 +602,51 @@ def test_zero_code_handler_never_lets_an_attribute_error_out(
         "AttributeError: 'NoneType' object has no attribute 'app'"
     )
     assert isinstance(info.value.__cause__, AttributeError)
+
+
+# The README quick start's module: ``handler = LambdaAdapter(app)``, with an option.
+ADAPTER_MODULE = """from lambda_asgi import LambdaAdapter
+
+startups = 0
+
+
+async def app(scope, receive, send):
+    global startups
+    if scope["type"] == "lifespan":
+        await receive()
+        startups += 1
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": scope["root_path"].encode()})
+
+
+handler = LambdaAdapter(app, base_path="/api")
+"""
+
+
+def test_an_adapter_named_as_the_app_serves_as_it_was_built(
+    app_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (app_dir / "adapter_module.py").write_text(ADAPTER_MODULE)
+    module: Any = importlib.import_module("adapter_module")
+    assert load_app("adapter_module:handler") is module.app
+    env = {"LAMBDA_ASGI_APP": "adapter_module:handler"}
+    with caplog.at_level(logging.WARNING, "lambda_asgi"):
+        assert LambdaAdapter.from_env(env) is module.handler
+        assert caplog.messages == []
+        options = {"LAMBDA_ASGI_LIFESPAN": "off", "LAMBDA_ASGI_BASE_PATH": "/other"}
+        adapter = LambdaAdapter.from_env({**env, **options})
+    assert adapter is module.handler
+    assert caplog.messages == [
+        "LAMBDA_ASGI_APP='adapter_module:handler' names a LambdaAdapter, which serves with the "
+        "options it was built with: LAMBDA_ASGI_LIFESPAN, LAMBDA_ASGI_BASE_PATH ignored. Pass "
+        "them to LambdaAdapter(...), or name the ASGI app it wraps."
+    ]
+    response = adapter(http_api_v2_event("GET", "/api/x"), LambdaContext.local())
+    assert (response["statusCode"], response["body"]) == (200, "/api")
+    assert module.startups == 1  # its lifespan, started once
+    adapter.shutdown()

@@ -556,6 +556,19 @@ def test_invoke_prints_lambdas_error_payload_for_a_function_error() -> None:
     assert errors == [("RuntimeError", "the function failed on purpose")] * 2
 
 
+def test_invoke_an_adapter_named_as_app() -> None:
+    """APP may name the README quick start's ``handler = LambdaAdapter(app)``: it serves as
+    the app it wraps, with and without --runtime."""
+    args = ("events/http-api-v2-get.json", "--app-dir", "examples")
+    expected = run_cli("invoke", "hello.app:app", *args)
+    assert expected.returncode == 0, expected.stderr
+    assert json.loads(expected.stdout)["statusCode"] == 200
+    for runtime in ((), ("--runtime",)):
+        done = run_cli("invoke", "hello.app:handler", *args, *runtime)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == json.loads(expected.stdout)
+
+
 def test_invoke_event_file_and_argument_errors() -> None:
     from_file = run_cli(
         "invoke", "hello.app:app", "events/http-api-v2-get.json", "--app-dir", "examples"

@@ -152,9 +152,27 @@ class LambdaAdapter:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> LambdaAdapter:
-        """Build the adapter from ``LAMBDA_ASGI_*`` environment variables (see README)."""
+        """Build the adapter from ``LAMBDA_ASGI_*`` environment variables (see README).
+
+        When ``LAMBDA_ASGI_APP`` names a :class:`LambdaAdapter` (``handler =
+        LambdaAdapter(app)``), that adapter is returned as it is, with the options it was
+        built with; option variables set beside it are ignored, with a warning.
+        """
         env = os.environ if environ is None else environ
-        app = load_app(env.get("LAMBDA_ASGI_APP", ""))
+        spec = env.get("LAMBDA_ASGI_APP", "")
+        app = _load_target(spec)
+        if isinstance(app, LambdaAdapter):
+            # It has started the app's lifespan already: a second adapter would start it again.
+            ignored = [name for name in _OPTION_VARIABLES if env.get(name)]
+            if ignored:
+                logger.warning(
+                    "LAMBDA_ASGI_APP=%r names a LambdaAdapter, which serves with the options "
+                    "it was built with: %s ignored. Pass them to LambdaAdapter(...), or name "
+                    "the ASGI app it wraps.",
+                    spec,
+                    ", ".join(ignored),
+                )
+            return app
         return cls(
             app,
             lifespan=cast(LifespanMode, env.get("LAMBDA_ASGI_LIFESPAN", "auto").lower()),
@@ -383,14 +401,34 @@ def _parse_bool(name: str, value: str) -> bool:
     raise ConfigurationError(f"{name} must be true or false, got {value!r}")
 
 
+# The variables of LambdaAdapter's options (read by from_env).
+_OPTION_VARIABLES = (
+    "LAMBDA_ASGI_LIFESPAN",
+    "LAMBDA_ASGI_BASE_PATH",
+    "LAMBDA_ASGI_TEXT_MIME_TYPES",
+    "LAMBDA_ASGI_EXCLUDE_HEADERS",
+    "LAMBDA_ASGI_STREAMING",
+    "LAMBDA_ASGI_PROPAGATE_EXCEPTIONS",
+    "LAMBDA_ASGI_TIMEOUT_MARGIN_MS",
+)
+
+
 def load_app(spec: str) -> ASGIApp:
-    """Import ``package.module:attribute`` (attribute may be dotted) and return it.
+    """Import ``package.module:attribute`` (attribute may be dotted) and return the ASGI app
+    it names; for a :class:`LambdaAdapter` (``handler = LambdaAdapter(app)``), the app it
+    serves.
 
     Raises :class:`ConfigurationError` when ``spec`` is empty or malformed, when the module
     cannot be found or imported, or when it has no such attribute; :class:`AppLoadError`
     when the app's own code raises while it is imported (its exception is the cause); a
     :class:`SyntaxError` in the app's code as it is.
     """
+    target = _load_target(spec)
+    return target.app if isinstance(target, LambdaAdapter) else target
+
+
+def _load_target(spec: str) -> ASGIApp | LambdaAdapter:
+    """What ``spec`` names: an ASGI app or a :class:`LambdaAdapter` (see :func:`load_app`)."""
     hint = (
         "Set LAMBDA_ASGI_APP to the app as package.module:attribute, for example "
         "LAMBDA_ASGI_APP=app.main:app"
@@ -427,6 +465,8 @@ def load_app(spec: str) -> ASGIApp:
                 f"LAMBDA_ASGI_APP={spec!r}: module {module_name!r} has no attribute "
                 f"{attribute!r}. {hint}."
             ) from None
+    if isinstance(target, LambdaAdapter):
+        return target
     if not callable(target):
         raise ConfigurationError(
             f"LAMBDA_ASGI_APP={spec!r} names a {type(target).__name__}, not an ASGI app"
