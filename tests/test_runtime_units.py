@@ -28,7 +28,7 @@ from lambda_asgi.runtime.faults import (
 from lambda_asgi.runtime.handler import FunctionHandler, load_handler
 from lambda_asgi.runtime.loop import Runtime, invoke_mode
 from lambda_asgi.runtime.respond import DELIMITER, ResponseHeadersTooLargeError, http_prelude
-from tests.events import function_url_event, http_api_v2_event
+from tests.events import alb_event, function_url_event, http_api_v2_event, rest_event
 
 # -- deadline guard, through LambdaAdapter (works under the managed runtime too) ----------------
 
@@ -569,3 +569,43 @@ def test_a_failed_error_report_is_logged_and_the_loop_goes_on(
         f'"invocation {rid} is not in progress (status success)"}}'
     ) in caplog.text
     assert serve_one(api, runtime, {"ok": True}).json() == {"ok": True}
+
+
+PLAIN_HTTP_RESULT = {
+    "statusCode": 200,
+    "headers": {"content-type": "application/json"},
+    "body": '{"ok": true}',
+}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [http_api_v2_event("GET", "/"), alb_event("GET", "/"), {"direct": "invoke"}],
+    ids=["http-api-v2", "alb", "direct"],
+)
+def test_stream_mode_gives_a_plain_handler_the_buffered_response_its_front_door_expects(
+    api: RuntimeAPIServer, event: dict[str, Any]
+) -> None:
+    handler = FunctionHandler(returns_event, "tests.test_runtime_units.returns_event")
+    runtime = Runtime(RuntimeClient(api.address), handler, invoke_mode="response_stream")
+    handle = serve_one(api, runtime, {**event, "result": PLAIN_HTTP_RESULT})
+    assert not handle.streaming and handle.content_type == "application/json"
+    assert handle.json() == PLAIN_HTTP_RESULT
+
+
+@pytest.mark.parametrize(
+    "event",
+    [function_url_event("GET", "/"), rest_event("GET", "/")],
+    ids=["function-url", "rest"],
+)
+def test_stream_mode_streams_a_plain_handlers_response_to_a_streaming_front_door(
+    api: RuntimeAPIServer, event: dict[str, Any]
+) -> None:
+    handler = FunctionHandler(returns_event, "tests.test_runtime_units.returns_event")
+    runtime = Runtime(RuntimeClient(api.address), handler, invoke_mode="response_stream")
+    handle = serve_one(api, runtime, {**event, "result": PLAIN_HTTP_RESULT})
+    assert handle.streaming and handle.content_type == HTTP_INTEGRATION_CONTENT_TYPE
+    assert handle.http_response() == (
+        {"statusCode": 200, "headers": {"content-type": "application/json"}, "cookies": []},
+        b'{"ok": true}',
+    )

@@ -26,7 +26,7 @@ from types import FrameType
 from typing import Any, Literal, get_args
 
 from ..adapter import LambdaAdapter
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, UnsupportedEventError
 from ..events import detect_source
 from .client import NextInvocation, RuntimeAPIError, RuntimeClient
 from .context import invocation_context
@@ -162,9 +162,7 @@ class Runtime:
     def _serve_asgi(
         self, adapter: LambdaAdapter, request_id: str, event: Any, context: Any
     ) -> None:
-        # Only a Function URL or a REST API can take a stream; an event from any other front
-        # door of the same function gets the buffered response it expects.
-        stream = self.streaming and detect_source(event).name in STREAMING_SOURCES
+        stream = self.streaming and _takes_a_stream(event)
         try:
             invocation = adapter.invoke(event, context, stream=stream)
         except Exception as exc:
@@ -199,7 +197,12 @@ class Runtime:
         except Exception as exc:
             self._report(request_id, exc)  # whatever its class, as AWS's runtime does
             return
-        if self.streaming and isinstance(result, dict) and "statusCode" in result:
+        if (
+            self.streaming
+            and isinstance(result, dict)
+            and "statusCode" in result
+            and _takes_a_stream(event)
+        ):
             post_proxy_as_stream(self.client, request_id, result)
         else:
             self._post_buffered(request_id, result)
@@ -222,6 +225,18 @@ class Runtime:
                 request_id,
                 len(payload),
             )
+
+
+def _takes_a_stream(event: Any) -> bool:
+    """Whether ``event`` came through a front door that can take a streamed response.
+
+    Only a Function URL or a REST API can; an event from any other front door of the same
+    function (HTTP API, ALB, ...) or a direct invocation gets the buffered response it expects.
+    """
+    try:
+        return detect_source(event).name in STREAMING_SOURCES
+    except UnsupportedEventError:
+        return False
 
 
 def _api_failure(request_id: str, exc: RuntimeAPIError | ConnectionError) -> None:
