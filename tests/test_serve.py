@@ -556,6 +556,29 @@ def test_invoke_prints_lambdas_error_payload_for_a_function_error() -> None:
     assert errors == [("RuntimeError", "the function failed on purpose")] * 2
 
 
+def test_invoke_reports_a_failed_init_as_the_runtime_does(tmp_path: Path) -> None:
+    """An app whose import raises: Lambda's init error payload and the traceback in the log,
+    with and without --runtime."""
+    (tmp_path / "typo_app.py").write_text('import os\n\nURL = os.enviro["URL"]\n')
+    args = ("invoke", "typo_app:app", "--app-dir", str(tmp_path), "--source", "rest", "GET", "/")
+    errors = []
+    for runtime in ((), ("--runtime",)):
+        done = run_cli(*args, *runtime)
+        assert done.returncode == 1, done.stderr
+        error = json.loads(done.stdout)
+        assert set(error) == {"errorMessage", "errorType", "stackTrace"}  # no request yet
+        assert 'URL = os.enviro["URL"]' in error["stackTrace"][-1]
+        errors.append((error["errorType"], error["errorMessage"]))
+        assert "Init failed: " in done.stderr
+        assert "AttributeError: module 'os' has no attribute 'enviro'" in done.stderr
+    message = (
+        "LAMBDA_ASGI_APP='typo_app:app': importing module 'typo_app' raised AttributeError: "
+        "module 'os' has no attribute 'enviro'. The error is in the app's own code (see its "
+        "traceback), not in LAMBDA_ASGI_APP: fix it there."
+    )
+    assert errors == [("AppLoadError", message)] * 2
+
+
 def test_invoke_an_adapter_named_as_app() -> None:
     """APP may name the README quick start's ``handler = LambdaAdapter(app)``: it serves as
     the app it wraps, with and without --runtime."""

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["main"]
 
@@ -65,23 +65,37 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
         return _invoke_in_runtime(args, event)
     if args.app_dir:
         sys.path.insert(0, os.path.abspath(args.app_dir))
-    context = LambdaContext.local()
     try:
         adapter = LambdaAdapter.from_env(_invoke_environ(args))
+    except ConfigurationError as exc:
+        print(f"lambda-asgi invoke: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # The app's import or lifespan startup failed: logged and reported as the runtime
+        # does (its /init/error payload), so the answer is the one --runtime gives.
+        logging.getLogger("lambda_asgi").error("Init failed: %s", exc, exc_info=exc)
+        _print_json(error_body(exc), sys.stdout)
+        return 1
+    context = LambdaContext.local()
+    try:
         result = adapter(event, context)
-    except (ConfigurationError, UnsupportedEventError, InvalidEventError) as exc:
+    except (UnsupportedEventError, InvalidEventError) as exc:
         print(f"lambda-asgi invoke: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
         # The app's exception, re-raised with LAMBDA_ASGI_PROPAGATE_EXCEPTIONS (the adapter
         # logged its traceback): Lambda's error payload, as --runtime prints it.
-        json.dump(error_body(exc, context.aws_request_id), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(error_body(exc, context.aws_request_id), sys.stdout)
         return 1
-    json.dump(result, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-    adapter.shutdown()
+    finally:
+        adapter.shutdown()
+    _print_json(result, sys.stdout)
     return 0
+
+
+def _print_json(value: Any, stream: IO[str]) -> None:
+    json.dump(value, stream, indent=2, ensure_ascii=False)
+    stream.write("\n")
 
 
 def _invoke_in_runtime(args: argparse.Namespace, event: Any) -> int:
@@ -107,11 +121,9 @@ def _invoke_in_runtime(args: argparse.Namespace, event: Any) -> int:
     finally:
         sandbox.stop()
     if error is not None:
-        json.dump(error.body, sys.stdout, indent=2, ensure_ascii=False)
-        sys.stdout.write("\n")
+        _print_json(error.body, sys.stdout)
         return 1
-    json.dump(json.loads(data), sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
+    _print_json(json.loads(data), sys.stdout)
     return 0
 
 
