@@ -393,6 +393,10 @@ def test_plain_handler_exception_goes_to_error_endpoint(plain: RuntimeProcess) -
 def test_unserializable_result_is_a_marshal_error(plain: RuntimeProcess) -> None:
     handle = invoke(plain, {"action": "unserializable"})
     assert handle.error is not None and handle.error.error_type == "Runtime.MarshalError"
+    assert handle.error.body["errorType"] == "Runtime.MarshalError"
+    assert handle.error.body["errorMessage"] == (
+        "Unable to marshal the handler's response: Object of type object is not JSON serializable"
+    )
 
 
 def test_buffered_response_over_6_mb_gets_413_and_the_loop_goes_on(plain: RuntimeProcess) -> None:
@@ -448,6 +452,7 @@ def test_init_failure_goes_to_init_error_and_exits(
         report = runtime.api.wait_init_error(15)
         assert runtime.proc.wait(10) == 1
     assert report.error_type == error_type
+    assert report.body["errorType"] == error_type
     assert message in report.body["errorMessage"]
     assert runtime.api.next_calls == []
 

@@ -609,3 +609,84 @@ def test_stream_mode_streams_a_plain_handlers_response_to_a_streaming_front_door
         {"statusCode": 200, "headers": {"content-type": "application/json"}, "cookies": []},
         b'{"ok": true}',
     )
+
+
+def raised(exc: Exception, cause: BaseException | None = None) -> Exception:
+    """``exc`` raised (from ``cause``) and caught, so that it has a traceback."""
+    try:
+        raise exc from cause
+    except Exception as caught:
+        return caught
+
+
+def test_error_body_names_a_runtime_fault_by_its_runtime_type_and_user_code_by_class() -> None:
+    cause = raised(TypeError("Object of type object is not JSON serializable"))
+    fault = raised(RuntimeFault("Runtime.MarshalError", "Unable to marshal: no"), cause)
+    body = error_body(fault, "req-1")
+    assert body == {
+        "errorMessage": "Unable to marshal: no",
+        "errorType": "Runtime.MarshalError",
+        "stackTrace": body["stackTrace"],
+        "requestId": "req-1",
+    }
+    # The trace is the cause's: where the failure happened.
+    assert body["stackTrace"] and "raise exc from cause" in body["stackTrace"][-1]
+    config = raised(ConfigurationError("cannot import module 'x'"), ImportError("no x"))
+    assert error_body(config)["errorType"] == "Runtime.ImportModuleError"
+    syntax = raised(SyntaxError("invalid syntax"))
+    assert error_body(syntax)["errorType"] == "Runtime.UserCodeSyntaxError"
+    # An exception of the function's code keeps its class name (its header: Function.*).
+    assert error_body(raised(KeyError("k")))["errorType"] == "KeyError"
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("tests.nope_module.handler", "Runtime.ImportModuleError"),
+        ("tests.runtime_apps.nope", "Runtime.HandlerNotFound"),
+        ("nodot", "Runtime.MalformedHandlerName"),
+    ],
+)
+def test_init_error_body_has_the_runtime_error_type(spec: str, kind: str) -> None:
+    with pytest.raises(RuntimeFault) as caught:
+        load_handler(spec, {})
+    body = error_body(caught.value)
+    assert (body["errorType"], body["errorMessage"]) == (kind, str(caught.value))
+
+
+def unmarshallable(_event: Any, _context: Any) -> Any:
+    return {"when": object()}
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "message"),
+    [
+        (
+            {"n": 1},
+            "Runtime.MarshalError",
+            "Unable to marshal the handler's response: Object of type object is not JSON "
+            "serializable",
+        ),
+        (
+            b"{not json",
+            "Runtime.UnmarshalError",
+            "Unable to unmarshal the event JSON: Expecting property name enclosed in double "
+            "quotes: line 1 column 2 (char 1)",
+        ),
+    ],
+    ids=["marshal", "unmarshal"],
+)
+def test_invocation_error_body_has_the_runtime_error_type(
+    api: RuntimeAPIServer, caplog: pytest.LogCaptureFixture, event: Any, kind: str, message: str
+) -> None:
+    handler = FunctionHandler(unmarshallable, "tests.test_runtime_units.unmarshallable")
+    runtime = Runtime(RuntimeClient(api.address), handler)
+    handle = serve_one(api, runtime, event)
+    assert handle.error is not None and handle.error.error_type == kind
+    body = handle.error.body
+    assert (body["errorType"], body["errorMessage"], body["requestId"]) == (
+        kind,
+        message,
+        handle.request_id,
+    )
+    assert f"Invocation {handle.request_id} failed: {kind}: {message}" in caplog.text

@@ -2,7 +2,9 @@
 
 Error types are ``Category.Reason``: ``Runtime.*`` for faults of the runtime or of the
 function's configuration (the names AWS's own Python runtime uses), ``Function.<Exception>``
-for an exception raised by the function's code.
+for an exception raised by the function's code. The JSON body's ``errorType`` is, as in AWS's
+runtime, the ``Runtime.*`` name of a fault (its ``errorMessage`` says precisely what failed) and
+the class name of an exception raised by the function's code.
 """
 
 from __future__ import annotations
@@ -54,9 +56,10 @@ def error_type(exc: BaseException) -> str:
 def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, Any]:
     """The JSON body of an ``/error`` or ``/init/error`` report, shaped like AWS's runtime's."""
     reported = exc.__cause__ if isinstance(exc, RuntimeFault) and exc.__cause__ else exc
+    kind = error_type(exc)
     body: dict[str, Any] = {
         "errorMessage": str(exc),
-        "errorType": type(reported).__name__,
+        "errorType": kind if kind.startswith("Runtime.") else type(reported).__name__,
         "stackTrace": _stack(reported),
     }
     if request_id is not None:
