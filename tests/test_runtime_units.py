@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +29,7 @@ from lambda_asgi.runtime.faults import (
     stream_error_trailers,
 )
 from lambda_asgi.runtime.handler import FunctionHandler, load_handler
-from lambda_asgi.runtime.loop import Runtime, invoke_mode
+from lambda_asgi.runtime.loop import LOCAL_EXECUTION_ENV, Runtime, invoke_mode
 from lambda_asgi.runtime.respond import DELIMITER, ResponseHeadersTooLargeError, http_prelude
 from tests.events import alb_event, function_url_event, http_api_v2_event, rest_event
 
@@ -690,3 +693,39 @@ def test_invocation_error_body_has_the_runtime_error_type(
         handle.request_id,
     )
     assert f"Invocation {handle.request_id} failed: {kind}: {message}" in caplog.text
+
+
+LOG_A_TRACEBACK = """
+import json, sys
+from lambda_asgi.runtime.loop import logger, setup_logging
+setup_logging(json.loads(sys.argv[1]))
+try:
+    raise ValueError("first line\\nsecond line")
+except ValueError as exc:
+    logger.error("Invocation r1 failed", exc_info=exc)
+"""
+
+
+@pytest.mark.parametrize(
+    ("environ", "newline"),
+    [({}, "\r"), ({"AWS_EXECUTION_ENV": LOCAL_EXECUTION_ENV}, "\n")],
+    ids=["lambda", "local"],
+)
+def test_a_log_record_is_one_line_with_cr_line_breaks_except_in_a_local_run(
+    environ: dict[str, str], newline: str
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", LOG_A_TRACEBACK, json.dumps(environ)],
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    # One line per record for CloudWatch (one event); a console keeps the line breaks.
+    other = "\n" if newline == "\r" else "\r"
+    assert out.endswith("\n") and other not in out[:-1]
+    lines = out[:-1].split(newline)
+    assert re.fullmatch(
+        r"\[ERROR\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t\tInvocation r1 failed", lines[0]
+    )
+    assert lines[1] == "Traceback (most recent call last):"
+    assert lines[2].startswith('  File "<string>", line 6, in <module>')
+    assert lines[-2:] == ["ValueError: first line", "second line"]

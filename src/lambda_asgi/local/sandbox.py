@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
+from ..runtime.loop import LOCAL_EXECUTION_ENV
 from .runtime_api import ErrorReport, InvocationHandle, RuntimeAPIServer
 
 __all__ = ["LocalInvocation", "Sandbox", "SandboxPool", "child_environment"]
@@ -60,7 +61,7 @@ def child_environment(
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(timeout_s)),
-            "AWS_EXECUTION_ENV": "lambda-asgi-local",
+            "AWS_EXECUTION_ENV": LOCAL_EXECUTION_ENV,
             "PYTHONUNBUFFERED": "1",
         }
     )

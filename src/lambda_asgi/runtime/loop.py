@@ -35,7 +35,7 @@ from .handler import FunctionHandler, load_handler
 from .respond import ResponseHeadersTooLargeError, post_proxy_as_stream, post_streamed
 from .snapstart import run_after_restore, run_before_snapshot
 
-__all__ = ["InvokeMode", "Runtime", "main"]
+__all__ = ["LOCAL_EXECUTION_ENV", "InvokeMode", "Runtime", "main"]
 
 logger = logging.getLogger("lambda_asgi")
 
@@ -47,6 +47,10 @@ STREAMING_SOURCES = frozenset({"function-url", "apigw-rest-v1"})
 
 #: Name of the internal extension registered to receive SIGTERM.
 EXTENSION_NAME = "lambda-asgi"
+
+#: ``AWS_EXECUTION_ENV`` of a runtime that ``lambda-asgi serve`` or ``invoke --runtime`` runs
+#: locally: its log goes to a console, not to CloudWatch.
+LOCAL_EXECUTION_ENV = "lambda-asgi-local"
 
 # Lambda gives the runtime about 500 ms after SIGTERM when an internal extension is
 # registered; a lifespan shutdown that takes longer is logged (it may be cut short).
@@ -276,8 +280,24 @@ def _set_request_id(request_id: str) -> None:
     _request_filter.request_id = request_id
 
 
+class _OneEventFormatter(logging.Formatter):
+    """Writes each record on one line, its line breaks as ``\r``.
+
+    CloudWatch makes a log event of every line the runtime writes to stdout, so a traceback
+    would be split into one event per line; it shows a ``\r`` as a line break inside one
+    event. AWS's runtime writes error reports the same way.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", "\r")
+
+
 def setup_logging(environ: Mapping[str, str]) -> None:
-    """Log lines like the managed runtime's: level, time, request id, message; unbuffered."""
+    """Log lines like the managed runtime's: level, time, request id, message; unbuffered.
+
+    A record is one line (one CloudWatch event, its line breaks written as ``\r``), except in
+    a local run (:data:`LOCAL_EXECUTION_ENV`), whose console shows the breaks as they are.
+    """
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
@@ -286,8 +306,10 @@ def setup_logging(environ: Mapping[str, str]) -> None:
     if root.handlers:
         return
     handler = logging.StreamHandler(sys.stdout)
+    local = environ.get("AWS_EXECUTION_ENV") == LOCAL_EXECUTION_ENV
+    formatter = logging.Formatter if local else _OneEventFormatter
     handler.setFormatter(
-        logging.Formatter(
+        formatter(
             "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
             "%Y-%m-%dT%H:%M:%S",
         )
