@@ -579,6 +579,53 @@ def test_invoke_reports_a_failed_init_as_the_runtime_does(tmp_path: Path) -> Non
     assert errors == [("AppLoadError", message)] * 2
 
 
+# An app that writes to standard output at each stage, through print() (as Powertools'
+# EMF metrics do) and straight to file descriptor 1 (as C code and child processes do).
+PRINTING_APP = """
+import os
+
+print("printed at import")
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await receive()
+        print("printed at startup")
+        await send({"type": "lifespan.startup.complete"})
+        await receive()
+        print("printed at shutdown")
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    print('{"_aws": {"CloudWatchMetrics": []}, "requests": 1}')
+    os.write(1, b"written to file descriptor 1\\n")
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": b"ok"})
+"""
+
+
+def test_invoke_prints_the_response_alone_on_stdout(tmp_path: Path) -> None:
+    """What the app writes to stdout goes to stderr, with and without --runtime, so that
+    stdout can be piped into a JSON tool."""
+    (tmp_path / "printing_app.py").write_text(PRINTING_APP)
+    args = ("invoke", "printing_app:app", "--app-dir", str(tmp_path), "--source", "rest")
+    results = []
+    for runtime in ((), ("--runtime",)):
+        done = run_cli(*args, "GET", "/", *runtime)
+        assert done.returncode == 0, done.stderr
+        results.append(json.loads(done.stdout))  # the proxy response and nothing else
+        for line in (
+            "printed at import",
+            "printed at startup",
+            '{"_aws": {"CloudWatchMetrics": []}, "requests": 1}',
+            "written to file descriptor 1",
+            "printed at shutdown",
+        ):
+            assert line in done.stderr.splitlines()
+    assert results[0] == results[1]
+    assert (results[0]["statusCode"], results[0]["body"]) == (200, "ok")
+
+
 def test_invoke_an_adapter_named_as_app() -> None:
     """APP may name the README quick start's ``handler = LambdaAdapter(app)``: it serves as
     the app it wraps, with and without --runtime."""

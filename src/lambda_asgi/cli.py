@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 __all__ = ["main"]
@@ -51,11 +52,6 @@ def _invoke_environ(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _cmd_invoke(args: argparse.Namespace) -> int:
-    from .adapter import LambdaAdapter
-    from .context import LambdaContext
-    from .errors import ConfigurationError, InvalidEventError, UnsupportedEventError
-    from .runtime.faults import error_body
-
     try:
         event = _read_event(args)
     except (OSError, ValueError) as exc:
@@ -65,6 +61,41 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
         return _invoke_in_runtime(args, event)
     if args.app_dir:
         sys.path.insert(0, os.path.abspath(args.app_dir))
+    with _app_output_to_stderr() as stdout:
+        return _invoke_in_process(args, event, stdout)
+
+
+@contextlib.contextmanager
+def _app_output_to_stderr() -> Iterator[IO[str]]:
+    """Send what the app writes to standard output (``print()``, Powertools' EMF metrics) to
+    standard error, as ``--runtime`` sends its child's, and yield a stream to the real
+    standard output, which then holds the proxy response alone (``| jq`` works).
+
+    File descriptor 1 is redirected too, for C extensions and child processes of the app.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        with (
+            open(os.dup(saved), "w", encoding="utf-8") as stdout,
+            contextlib.redirect_stdout(sys.stderr),
+        ):
+            yield stdout
+    finally:
+        sys.stdout.flush()  # written through the original sys.stdout: to standard error
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _invoke_in_process(args: argparse.Namespace, event: Any, stdout: IO[str]) -> int:
+    """``invoke`` without ``--runtime``: the adapter in this process; the answer to
+    ``stdout``."""
+    from .adapter import LambdaAdapter
+    from .context import LambdaContext
+    from .errors import ConfigurationError, InvalidEventError, UnsupportedEventError
+    from .runtime.faults import error_body
+
     try:
         adapter = LambdaAdapter.from_env(_invoke_environ(args))
     except ConfigurationError as exc:
@@ -74,7 +105,7 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
         # The app's import or lifespan startup failed: logged and reported as the runtime
         # does (its /init/error payload), so the answer is the one --runtime gives.
         logging.getLogger("lambda_asgi").error("Init failed: %s", exc, exc_info=exc)
-        _print_json(error_body(exc), sys.stdout)
+        _print_json(error_body(exc), stdout)
         return 1
     context = LambdaContext.local()
     try:
@@ -85,11 +116,11 @@ def _cmd_invoke(args: argparse.Namespace) -> int:
     except Exception as exc:
         # The app's exception, re-raised with LAMBDA_ASGI_PROPAGATE_EXCEPTIONS (the adapter
         # logged its traceback): Lambda's error payload, as --runtime prints it.
-        _print_json(error_body(exc, context.aws_request_id), sys.stdout)
+        _print_json(error_body(exc, context.aws_request_id), stdout)
         return 1
     finally:
-        adapter.shutdown()
-    _print_json(result, sys.stdout)
+        adapter.shutdown()  # while the app's output still goes to standard error
+    _print_json(result, stdout)
     return 0
 
 
