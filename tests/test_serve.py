@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -353,6 +354,23 @@ def test_function_errors_crashes_and_timeouts(tmp_path: Path) -> None:
         after_timeout = httpx.get(server.url + "/pid", timeout=30)
         assert after_timeout.status_code == 200
         assert after_timeout.json()["pid"] not in (first_pid, after_crash.json()["pid"])
+
+
+def test_a_port_in_use_gets_the_bind_error_alone_and_exit_status_3() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("serve", APP, "--port", str(port))
+    assert done.returncode == 3  # uvicorn's status for a server that could not start
+    assert done.stdout == ""
+    started, error = done.stderr.splitlines()  # no traceback, no runtime process started
+    assert re.fullmatch(r"INFO: +Started server process \[\d+\]", started)
+    assert re.fullmatch(
+        rf"ERROR: +\[Errno \d+\] error while attempting to bind on address "
+        rf"\('127\.0\.0\.1', {port}\): address already in use",
+        error,
+    )
 
 
 RELOAD_APP = """

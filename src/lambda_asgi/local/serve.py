@@ -377,31 +377,48 @@ def serve(
         # stop (their lifespan shutdown) before the process ends.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: None)
-    pool.start()
     if reload:
         root = app_root(app, app_dir)
         logger.info("watching %s for changes to .py files", root)
         threading.Thread(target=_watch, args=(CodeWatcher(root), pool, stop), daemon=True).start()
     try:
-        asyncio.run(_run(server, host, source, stream, ready))
+        return asyncio.run(_run(server, pool, host, source, stream, ready))
     finally:
         stop.set()
         pool.close()
         door.executor.shutdown(wait=False, cancel_futures=True)
-    return 0
 
 
 async def _run(
-    server: Any, host: str, source: str, stream: bool, ready: Callable[[str], None] | None
-) -> None:
-    task = asyncio.create_task(server.serve())
+    server: Any,
+    pool: SandboxPool,
+    host: str,
+    source: str,
+    stream: bool,
+    ready: Callable[[str], None] | None,
+) -> int:
+    """Serve until stopped: 0, or uvicorn's exit status if it could not start."""
+    task = asyncio.create_task(_serve_front_door(server))
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
     if server.started:
+        # Once the port is ours: a port in use starts no runtime process.
+        pool.start()
         port = server.servers[0].sockets[0].getsockname()[1]
         url = f"http://{host}:{port}"
         mode = "streaming" if stream else "buffered"
         logger.info("front door %s (%s responses) listening on %s", source, mode, url)
         if ready is not None:
             ready(url)
-    await task
+    return await task
+
+
+async def _serve_front_door(server: Any) -> int:
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        # uvicorn logs why it cannot start (a port in use), then calls sys.exit(): left to
+        # end the task, the exit would be logged again as "Task exception was never
+        # retrieved", with its traceback.
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
