@@ -55,6 +55,7 @@ from lambda_asgi.local.front_door import (
     proxy_to_http,
     split_prelude,
 )
+from lambda_asgi.local.sandbox import Sandbox
 from tests.serve_app import BINARY
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -371,6 +372,130 @@ def test_a_port_in_use_gets_the_bind_error_alone_and_exit_status_3() -> None:
         rf"\('127\.0\.0\.1', {port}\): address already in use",
         error,
     )
+
+
+# An init (module import) of SLOW_INIT_S seconds; each request answers the time it had left.
+SLOW_INIT_APP = """
+import os
+import time
+
+time.sleep(float(os.environ["SLOW_INIT_S"]))
+
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    remaining = scope["aws.context"].get_remaining_time_in_millis()
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": str(remaining).encode()})
+"""
+
+
+def slow_init_sandbox(tmp_path: Path, init_s: float, timeout_s: float) -> Sandbox:
+    """A started sandbox whose init takes ``init_s``, with a 0.5 s init phase (Lambda's is
+    10 s: the same rules, faster)."""
+    (tmp_path / "slow_init_app.py").write_text(SLOW_INIT_APP)
+    sandbox = Sandbox(
+        "slow_init_app:app",
+        app_dir=str(tmp_path),
+        timeout_s=timeout_s,
+        init_timeout_s=0.5,
+        environ={**os.environ, "PYTHONPATH": str(ROOT), "SLOW_INIT_S": str(init_s)},
+    )
+    sandbox.start()
+    return sandbox
+
+
+def remaining_ms(sandbox: Sandbox) -> int:
+    """Invoke the slow-init app: the milliseconds its invocation had left."""
+    event = build_event("http-api", HttpRequest("GET", "/"))
+    return int(json.loads(sandbox.invoke(event).wait())["body"])
+
+
+def test_an_init_over_the_init_phase_shares_the_timeout_with_the_first_invocation(
+    tmp_path: Path,
+) -> None:
+    """As Lambda retries an init over 10 s with the first invocation, bounded by the
+    function's timeout: the init succeeds, and that invocation has the rest of the timeout."""
+    sandbox = slow_init_sandbox(tmp_path, init_s=1.5, timeout_s=5)
+    try:
+        assert sandbox.wait_init() is None
+        duration = sandbox.init_duration()
+        assert duration is not None and 1.5 <= duration < 3
+        first, second = remaining_ms(sandbox), remaining_ms(sandbox)
+    finally:
+        sandbox.stop()
+    assert (5 - duration) * 1000 - 1000 < first <= (5 - duration) * 1000
+    assert 4000 < second <= 5000  # later invocations: the whole timeout
+
+
+def test_an_init_over_the_init_phase_and_the_timeout_times_out(tmp_path: Path) -> None:
+    sandbox = slow_init_sandbox(tmp_path, init_s=60, timeout_s=1.5)
+    try:
+        started = time.monotonic()
+        failure = sandbox.wait_init()
+        waited = time.monotonic() - started
+        assert sandbox.exit_code() is not None  # stopped, as Lambda stops it
+    finally:
+        sandbox.stop()
+    assert failure is not None
+    assert failure.error_type == "Sandbox.Timedout"
+    assert failure.body == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": "Task timed out after 1.50 seconds: the runtime's init did not finish "
+        "within Lambda's 0.5 s init phase, nor within the function timeout that bounds its "
+        "retry with the first invocation",
+    }
+    assert 1.0 < waited < 3  # the function timeout, counted from the process start
+
+
+# ``serve`` with a shorter init phase than Lambda's 10 s (not a command-line option).
+SERVE_WITH_INIT_PHASE = """
+import logging, sys
+from lambda_asgi.local.serve import serve
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+app, app_dir, timeout_s, init_timeout_s = sys.argv[1:]
+sys.exit(serve(app, port=0, app_dir=app_dir, timeout_s=float(timeout_s),
+               init_timeout_s=float(init_timeout_s)))
+"""
+
+
+@contextmanager
+def serve_slow_init(tmp_path: Path, init_s: float, timeout_s: float) -> Iterator[Server]:
+    (tmp_path / "slow_init_app.py").write_text(SLOW_INIT_APP)
+    command = [sys.executable, "-c", SERVE_WITH_INIT_PHASE, "slow_init_app:app", str(tmp_path)]
+    command += [str(timeout_s), "0.5"]
+    env = {"SLOW_INIT_S": str(init_s)}
+    with server_process(command, tmp_path / "serve.log", SERVE_URL, env) as server:
+        yield server
+
+
+def test_serve_answers_after_an_init_over_the_init_phase_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    with serve_slow_init(tmp_path, init_s=1.5, timeout_s=5) as server:
+        first = httpx.get(server.url, timeout=30)
+        second = httpx.get(server.url, timeout=30)
+        output = server.output()
+    assert first.status_code == 200
+    assert int(first.text) <= 3500  # what the init left of the 5 s
+    assert int(second.text) > 4000
+    assert re.search(
+        r"WARNING lambda_asgi.local: The init took 1\.\d s, over Lambda's 0\.5 s init phase: "
+        r"in AWS it is stopped then and run again with the first invocation, which has 3\.\d s "
+        r"of its 5 s timeout left after it \(and answers about 0\.5 s later than here\)\.",
+        output,
+    )
+
+
+def test_serve_gives_504_for_an_init_longer_than_the_timeout(tmp_path: Path) -> None:
+    with serve_slow_init(tmp_path, init_s=60, timeout_s=1) as server:
+        response = httpx.get(server.url, timeout=30)
+        server.wait_for_output("GET /: function error Sandbox.Timedout: Task timed out after")
+    assert response.status_code == 504
+    assert response.json() == {"message": "Endpoint request timed out"}
 
 
 RELOAD_APP = """

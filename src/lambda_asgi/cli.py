@@ -143,7 +143,7 @@ def _invoke_in_runtime(args: argparse.Namespace, event: Any) -> int:
     )
     sandbox.start()
     try:
-        error = sandbox.wait_ready(args.timeout)
+        error = sandbox.wait_init()
         data = b""
         if error is None:
             invocation = sandbox.invoke(event)
@@ -213,7 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="invoke through a lambda-asgi runtime child process and a local Runtime API",
     )
-    invoke.add_argument("--timeout", type=float, default=30.0, help="with --runtime, in seconds")
+    invoke.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="with --runtime: the function timeout, in seconds",
+    )
     invoke.add_argument("--app-dir", default=".", help="put this directory on the module path")
     invoke.set_defaults(func=_cmd_invoke)
     serve = commands.add_parser(

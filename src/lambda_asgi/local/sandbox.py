@@ -24,10 +24,13 @@ from typing import IO, Any
 from ..runtime.loop import LOCAL_EXECUTION_ENV
 from .runtime_api import ErrorReport, InvocationHandle, RuntimeAPIServer
 
-__all__ = ["LocalInvocation", "Sandbox", "SandboxPool", "child_environment"]
+__all__ = ["INIT_TIMEOUT_S", "LocalInvocation", "Sandbox", "SandboxPool", "child_environment"]
 
 logger = logging.getLogger("lambda_asgi.local")
 
+#: Lambda's limit on the init phase. An init that takes longer is stopped and run again with
+#: the first invocation, and the two then share the function's timeout.
+INIT_TIMEOUT_S = 10.0
 #: How long a stopping runtime gets for its lifespan shutdown after SIGTERM (Lambda gives
 #: about 500 ms; locally a little more, so a slow shutdown is logged rather than cut).
 STOP_GRACE_S = 3.0
@@ -146,6 +149,7 @@ class Sandbox:
         streaming: bool = False,
         app_dir: str | None = None,
         timeout_s: float = 30.0,
+        init_timeout_s: float = INIT_TIMEOUT_S,
         function_name: str = "local-function",
         environ: Mapping[str, str] | None = None,
         output: IO[Any] | None = None,
@@ -155,6 +159,9 @@ class Sandbox:
         self.streaming = streaming
         self.app_dir = app_dir
         self.timeout_s = timeout_s
+        """The function's timeout, in seconds."""
+        self.init_timeout_s = init_timeout_s
+        """Lambda's init phase limit (see :meth:`wait_init`)."""
         self.function_name = function_name
         self.environ = environ
         self.output = output
@@ -164,6 +171,8 @@ class Sandbox:
         self.process: subprocess.Popen[bytes] | None = None
         self.generation = 0
         """Which code version the process runs (compared with the pool's on reload)."""
+        self.started_at = 0.0
+        """``time.monotonic()`` when the process was started: its init began."""
         self._submitted = 0
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -181,6 +190,7 @@ class Sandbox:
             timeout_s=self.timeout_s,
             environ=self.environ,
         )
+        self.started_at = time.monotonic()
         try:
             self.process = subprocess.Popen(
                 self.command, env=env, stdout=self.output, stderr=self.output
@@ -239,33 +249,76 @@ class Sandbox:
             time.monotonic(),
         )
 
-    def wait_ready(self, timeout_s: float) -> ErrorReport | None:
-        """Wait for the runtime's init to end: None once it is ready, else why it failed."""
-        deadline = time.monotonic() + timeout_s
+    def init_duration(self) -> float | None:
+        """How long the runtime's init took, in seconds (None until it has ended well)."""
+        if self.api is None or not self.api.next_calls:
+            return None
+        return self.api.next_calls[0] - self.started_at
+
+    def wait_init(self) -> ErrorReport | None:
+        """Wait for the runtime's init to end, bounded as Lambda bounds it: None once the
+        runtime is ready, else why it failed.
+
+        Lambda gives the init phase :attr:`init_timeout_s` (10 s). An init still running
+        then is stopped and run again with the first invocation, bounded by the function's
+        timeout, which that invocation then shares with it. Here the init is not restarted
+        (the retry would take as long again): it may run to the longer of the two limits,
+        and an init longer than the init phase leaves the first invocation the function's
+        timeout less the init's duration (see :meth:`invoke`), as in AWS.
+        """
+        limit = max(self.init_timeout_s, self.timeout_s)
+        deadline = self.started_at + limit
         while not self.ready():
             code = self.exit_code()
             if code is not None:
                 return self.exit_report(code)
             if time.monotonic() > deadline:
-                self.kill()
-                return ErrorReport(
-                    "Runtime.InitTimeout",
-                    {"errorMessage": f"the runtime did not finish its init in {timeout_s:.0f} s"},
-                    time.monotonic(),
-                )
+                return self._init_timed_out()
             time.sleep(0.02)
+        duration = self.init_duration()
+        if duration is not None and duration > limit:
+            return self._init_timed_out()  # ended, but after Lambda would have given up
         return None
+
+    def _init_timed_out(self) -> ErrorReport:
+        self.kill()
+        message = (
+            f"Task timed out after {self.timeout_s:.2f} seconds: the runtime's init did not "
+            f"finish within Lambda's {self.init_timeout_s:g} s init phase, nor within the "
+            "function timeout that bounds its retry with the first invocation"
+        )
+        return ErrorReport(
+            "Sandbox.Timedout",
+            {"errorType": "Sandbox.Timedout", "errorMessage": message},
+            time.monotonic(),
+        )
 
     # -- invoking --------------------------------------------------------------------------
 
     def invoke(self, event: Any) -> LocalInvocation:
-        """Submit ``event`` (bytes sent as they are) with the function's timeout."""
+        """Submit ``event`` (bytes sent as they are) with the function's timeout; after an
+        init longer than Lambda's init phase, the first invocation gets what is left of it
+        once the init's duration is taken (see :meth:`wait_init`)."""
         if self.api is None:
             raise RuntimeError("the sandbox is not started")
+        timeout_s = self.timeout_s
+        duration = self.init_duration()
+        if self._submitted == 0 and duration is not None and duration > self.init_timeout_s:
+            timeout_s = max(self.timeout_s - duration, 0.0)
+            logger.warning(
+                "The init took %.1f s, over Lambda's %g s init phase: in AWS it is stopped "
+                "then and run again with the first invocation, which has %.1f s of its %g s "
+                "timeout left after it (and answers about %g s later than here).",
+                duration,
+                self.init_timeout_s,
+                timeout_s,
+                self.timeout_s,
+                self.init_timeout_s,
+            )
         self._submitted += 1
-        handle = self.api.submit(event, timeout_s=self.timeout_s)
+        handle = self.api.submit(event, timeout_s=timeout_s)
         # A little past the runtime's own deadline, so its guard answers first when it can.
-        return LocalInvocation(self, handle, time.monotonic() + self.timeout_s + 1.0)
+        return LocalInvocation(self, handle, time.monotonic() + timeout_s + 1.0)
 
 
 class SandboxPool:

@@ -42,7 +42,7 @@ from .front_door import (
     split_prelude,
 )
 from .runtime_api import ErrorReport
-from .sandbox import LocalInvocation, Sandbox, SandboxPool
+from .sandbox import INIT_TIMEOUT_S, LocalInvocation, Sandbox, SandboxPool
 
 __all__ = ["CodeWatcher", "FrontDoor", "app_root", "serve", "takes_stream"]
 
@@ -54,8 +54,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 T = TypeVar("T")
 
-#: Lambda's init phase limit.
-INIT_TIMEOUT_S = 10.0
 # Statuses whose responses carry no body (and so no Content-Length).
 _NO_BODY_STATUSES = frozenset({204, 304})
 
@@ -99,10 +97,10 @@ class FrontDoor:
             return
         sandbox = await self._blocking(self.pool.acquire)
         try:
-            failure = await self._blocking(sandbox.wait_ready, INIT_TIMEOUT_S)
+            failure = await self._blocking(sandbox.wait_init)
             if failure is not None:
                 _report(request, failure)
-                await _send_error(send, 502, "Internal Server Error")
+                await _send_error(send, *_error_status(failure))
                 return
             await self._answer(request, sandbox.invoke(payload), send)
         finally:
@@ -334,10 +332,15 @@ def serve(
     app_dir: str | None = None,
     timeout_s: float = 30.0,
     concurrency: int = 4,
+    init_timeout_s: float = INIT_TIMEOUT_S,
     ready: Callable[[str], None] | None = None,
 ) -> int:
     """Serve ``app`` (``package.module:attribute``) behind a local ``source`` front door
-    until SIGINT/SIGTERM; ``ready(url)`` is called once the port is listening."""
+    until SIGINT/SIGTERM; ``ready(url)`` is called once the port is listening.
+
+    ``timeout_s`` is the function's timeout; ``init_timeout_s`` Lambda's init phase limit,
+    past which an init shares the function's timeout with the first invocation (see
+    :meth:`Sandbox.wait_init`)."""
     try:
         import uvicorn
     except ImportError:
@@ -348,7 +351,13 @@ def serve(
         return 2
 
     def sandbox() -> Sandbox:
-        return Sandbox(app, streaming=stream, app_dir=app_dir, timeout_s=timeout_s)
+        return Sandbox(
+            app,
+            streaming=stream,
+            app_dir=app_dir,
+            timeout_s=timeout_s,
+            init_timeout_s=init_timeout_s,
+        )
 
     if stream and not takes_stream(source):
         logger.warning(
