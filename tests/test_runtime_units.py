@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
 import re
 import subprocess
 import sys
@@ -510,6 +511,39 @@ def test_a_connection_error_raised_by_the_handler_is_the_invocations_error(
     assert body["requestId"] == handle.request_id
     assert f"Invocation {handle.request_id} failed: {kind}: {message}" in caplog.text
     assert "Runtime API failure" not in caplog.text
+
+
+def fails_deep(event: Any, _context: Any) -> Any:
+    return parse_order(event)
+
+
+def parse_order(event: Any) -> Any:
+    raise ValueError(event["message"])
+
+
+def test_an_invocation_error_carries_its_xray_error_cause(api: RuntimeAPIServer) -> None:
+    handler = FunctionHandler(fails_deep, "tests.test_runtime_units.fails_deep")
+    runtime = Runtime(RuntimeClient(api.address), handler)
+    handle = serve_one(api, runtime, {"message": "no such order: 'é7'"})
+    assert handle.status == "error" and handle.error is not None
+    cause = handle.error.xray_cause
+    assert cause["working_directory"] == os.getcwd()
+    (exception,) = cause["exceptions"]
+    assert (exception["type"], exception["message"]) == ("ValueError", "no such order: 'é7'")
+    # The stack runs from the runtime's call into the handler down to the raising line.
+    assert [frame["label"] for frame in exception["stack"][-2:]] == ["fails_deep", "parse_order"]
+    assert exception["stack"][-1]["path"] == __file__
+    assert exception["stack"][-1]["line"] == parse_order.__code__.co_firstlineno + 1
+    assert __file__ in cause["paths"] and len(set(cause["paths"])) == len(cause["paths"])
+
+
+def test_an_xray_error_cause_too_large_for_a_header_is_left_out(api: RuntimeAPIServer) -> None:
+    handler = FunctionHandler(fails_deep, "tests.test_runtime_units.fails_deep")
+    runtime = Runtime(RuntimeClient(api.address), handler)
+    handle = serve_one(api, runtime, {"message": "x" * 70_000})
+    assert handle.status == "error" and handle.error is not None
+    assert handle.error.xray_cause is None
+    assert handle.error.body["errorMessage"] == "x" * 70_000  # the error itself still arrives
 
 
 def returns_event(event: Any, _context: Any) -> Any:

@@ -65,6 +65,8 @@ class ErrorReport:
     body: Any
     """The JSON body (or, for trailers, the decoded base64 JSON); raw text if not JSON."""
     at: float
+    xray_cause: Any = None
+    """The decoded ``Lambda-Runtime-Function-XRay-Error-Cause`` JSON, if the runtime sent one."""
 
 
 @dataclass(eq=False)
@@ -449,7 +451,12 @@ class RuntimeAPIServer:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         kind = request.headers.get("Lambda-Runtime-Function-Error-Type", "Runtime.Unknown")
-        return ErrorReport(kind, body, time.monotonic())
+        cause = request.headers.get("Lambda-Runtime-Function-XRay-Error-Cause")
+        try:
+            xray_cause = json.loads(cause) if cause else None
+        except ValueError:
+            xray_cause = cause
+        return ErrorReport(kind, body, time.monotonic(), xray_cause)
 
     def _restore_next(self, request: _Handler) -> None:
         with self._lock:

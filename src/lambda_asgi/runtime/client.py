@@ -32,6 +32,9 @@ _MAX_LINE = 65536
 _ERROR_TRAILERS = "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
 # Bodies up to this size go out with their headers in one send (one packet on loopback).
 _COALESCE = 65536
+# AWS's runtime drops an X-Ray error cause past 1 MiB; we stop under the 64 KiB header line
+# that common HTTP servers (the local Runtime API's too) accept, losing only huge stacks.
+_XRAY_CAUSE_LIMIT = 60 * 1024
 
 
 class RuntimeAPIError(RuntimeError):
@@ -164,10 +167,16 @@ class RuntimeClient:
         return ResponseStreamWriter(self, sock)
 
     def post_invocation_error(
-        self, request_id: str, error: Mapping[str, Any], error_type: str
+        self, request_id: str, error: Mapping[str, Any], error_type: str, xray_cause: str = ""
     ) -> None:
-        """Report a failed invocation (only before the first byte of a response)."""
-        self._post_error(f"{_API}/invocation/{request_id}/error", error, error_type)
+        """Report a failed invocation (only before the first byte of a response), with the
+        X-Ray error cause when there is one (dropped past 60 KiB)."""
+        extra = (
+            (("Lambda-Runtime-Function-XRay-Error-Cause", xray_cause),)
+            if xray_cause and len(xray_cause) < _XRAY_CAUSE_LIMIT
+            else ()
+        )
+        self._post_error(f"{_API}/invocation/{request_id}/error", error, error_type, extra)
 
     def post_init_error(self, error: Mapping[str, Any], error_type: str) -> None:
         """Report a failed init phase; the runtime exits next."""
@@ -208,13 +217,20 @@ class RuntimeClient:
 
     # -- HTTP/1.1 ----------------------------------------------------------------------
 
-    def _post_error(self, path: str, error: Mapping[str, Any], error_type: str) -> None:
+    def _post_error(
+        self,
+        path: str,
+        error: Mapping[str, Any],
+        error_type: str,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         response = self._request(
             "POST",
             path,
             (
                 ("Content-Type", "application/json"),
                 ("Lambda-Runtime-Function-Error-Type", error_type),
+                *extra_headers,
             ),
             json.dumps(error, default=str).encode(),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import traceback
 from typing import Any
@@ -22,6 +23,7 @@ __all__ = [
     "error_body",
     "error_type",
     "stream_error_trailers",
+    "xray_error_cause",
 ]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.]")
@@ -65,6 +67,30 @@ def error_body(exc: BaseException, request_id: str | None = None) -> dict[str, A
     if request_id is not None:
         body["requestId"] = request_id
     return body
+
+
+def xray_error_cause(exc: BaseException) -> str:
+    """The ``Lambda-Runtime-Function-XRay-Error-Cause`` of an invocation error, shaped like
+    AWS's runtime's: with active tracing, X-Ray shows the exception and its stack from it.
+    """
+    reported = exc.__cause__ if isinstance(exc, RuntimeFault) and exc.__cause__ else exc
+    frames = traceback.extract_tb(reported.__traceback__)
+    cause = {
+        "working_directory": os.getcwd(),
+        "exceptions": [
+            {
+                "type": type(reported).__name__,
+                "message": str(reported),
+                "stack": [
+                    {"path": frame.filename, "line": frame.lineno, "label": frame.name}
+                    for frame in frames
+                ],
+            }
+        ],
+        "paths": list(dict.fromkeys(frame.filename for frame in frames)),
+    }
+    # ASCII-only JSON (the default): nothing in it can break the header.
+    return json.dumps(cause)
 
 
 def stream_error_trailers(exc: BaseException, error_type_: str | None = None) -> dict[str, str]:

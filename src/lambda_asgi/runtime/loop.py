@@ -30,7 +30,7 @@ from ..errors import ConfigurationError, UnsupportedEventError
 from ..events import detect_source
 from .client import NextInvocation, RuntimeAPIError, RuntimeClient
 from .context import invocation_context
-from .faults import RuntimeFault, error_body, error_type
+from .faults import RuntimeFault, error_body, error_type, xray_error_cause
 from .handler import FunctionHandler, load_handler
 from .respond import ResponseHeadersTooLargeError, post_proxy_as_stream, post_streamed
 from .snapstart import run_after_restore, run_before_snapshot
@@ -159,7 +159,9 @@ class Runtime:
             "Invocation %s failed: %s: %s", request_id, body["errorType"], exc, exc_info=exc
         )
         try:
-            self.client.post_invocation_error(request_id, body, error_type(exc))
+            self.client.post_invocation_error(
+                request_id, body, error_type(exc), xray_error_cause(exc)
+            )
         except (RuntimeAPIError, ConnectionError) as api_exc:
             _api_failure(request_id, api_exc)
 
