@@ -169,110 +169,52 @@ def custom_domain_event(
     return event
 
 
-# (event, base_path option) -> (path, raw_path, root_path). The route the request matched is
-# `resource` with `pathParameters` filled in (as AWS's own ASP.NET Core adapter reads it); the
-# mapping is whatever `path` has in front of it.
-MAPPING_CASES = [
-    pytest.param(
-        custom_domain_event("/v1/payment", "/payment"),
+# id -> (path, resource, pathParameters, base_path option, root_path). The route the request
+# matched is `resource` with `pathParameters` filled in (as AWS's own ASP.NET Core adapter reads
+# it); the mapping is whatever `path` has in front of it.
+PROXY = "/{proxy+}"
+MAPPING_CASES: dict[str, tuple[str, str, dict[str, str] | None, str | None, str]] = {
+    "mapping-plain-resource": ("/v1/payment", "/payment", None, None, "/v1"),
+    "nested-mapping-proxy": ("/api/v1/items/7", PROXY, {"proxy": "items/7"}, None, "/api/v1"),
+    "mapping-without-a-stage": ("/prod/items", PROXY, {"proxy": "items"}, None, "/prod"),
+    "mapping-path-parameter": ("/v1/items/7", "/items/{id}", {"id": "7"}, None, "/v1"),
+    "mapping-trailing-slash": ("/v1/items/", PROXY, {"proxy": "items"}, None, "/v1"),
+    "mapping-encoded-parameter": (
+        "/v1/files/a%2Fb%20c",
+        PROXY,
+        {"proxy": "files/a%2Fb%20c"},
         None,
-        ("/v1/payment", b"/v1/payment", "/v1"),
-        id="mapping-plain-resource",
-    ),
-    pytest.param(
-        custom_domain_event("/api/v1/items/7", parameters={"proxy": "items/7"}),
-        None,
-        ("/api/v1/items/7", b"/api/v1/items/7", "/api/v1"),
-        id="nested-mapping-proxy",
-    ),
-    pytest.param(
-        custom_domain_event("/prod/items", parameters={"proxy": "items"}),
-        None,
-        ("/prod/items", b"/prod/items", "/prod"),
-        id="mapping-without-a-stage-keeps-the-stage-in-path",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/items/7", "/items/{id}", {"id": "7"}),
-        None,
-        ("/v1/items/7", b"/v1/items/7", "/v1"),
-        id="mapping-path-parameter",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/items/", parameters={"proxy": "items"}),
-        None,
-        ("/v1/items/", b"/v1/items/", "/v1"),
-        id="mapping-trailing-slash-not-in-parameter",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/files/a%2Fb%20c", parameters={"proxy": "files/a%2Fb%20c"}),
-        None,
-        ("/v1/files/a/b c", b"/v1/files/a%2Fb%20c", "/v1"),
-        id="mapping-encoded-parameter",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/files/a%20b", parameters={"proxy": "files/a b"}),
-        None,
-        ("/v1/files/a b", b"/v1/files/a%20b", "/v1"),
-        id="mapping-decoded-parameter",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/", "/"),
-        None,
-        ("/v1/", b"/v1/", "/v1"),
-        id="mapping-root-resource",
-    ),
-    pytest.param(
-        custom_domain_event("/items", parameters={"proxy": "items"}),
-        None,
-        ("/items", b"/items", ""),
-        id="root-mapping",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/payment", "/payment"),
         "/v1",
-        ("/v1/payment", b"/v1/payment", "/v1"),
-        id="base_path-naming-the-mapping-again-is-harmless",
     ),
-    pytest.param(
-        custom_domain_event("/v1/svc/items", parameters={"proxy": "svc/items"}),
-        "/svc",
-        ("/v1/svc/items", b"/v1/svc/items", "/v1/svc"),
-        id="mapping+base_path",
-    ),
+    "mapping-decoded-parameter": ("/v1/files/a%20b", PROXY, {"proxy": "files/a b"}, None, "/v1"),
+    "mapping-root-resource": ("/v1/", "/", None, None, "/v1"),
+    "root-mapping": ("/items", PROXY, {"proxy": "items"}, None, ""),
+    "base_path-naming-the-mapping": ("/v1/payment", "/payment", None, "/v1", "/v1"),
+    "mapping+base_path": ("/v1/svc/items", PROXY, {"proxy": "svc/items"}, "/svc", "/v1/svc"),
     # Events that do not say where the route starts leave root_path empty.
-    pytest.param(
-        custom_domain_event("/v1/other", parameters={"proxy": "items"}),
-        None,
-        ("/v1/other", b"/v1/other", ""),
-        id="route-not-at-the-end-of-path",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/x", parameters={"proxy": ""}),
-        None,
-        ("/v1/x", b"/v1/x", ""),
-        id="empty-greedy-parameter",
-    ),
-    pytest.param(
-        custom_domain_event("/v1/items/7", "/items/{id}", None),
-        None,
-        ("/v1/items/7", b"/v1/items/7", ""),
-        id="parameter-missing",
-    ),
-    pytest.param(
-        custom_domain_event("/v1//x", parameters={"proxy": "x"}),
-        None,
-        ("/v1//x", b"/v1//x", ""),
-        id="no-mount-ending-in-a-slash",
-    ),
-]
+    "route-not-at-the-end-of-path": ("/v1/other", PROXY, {"proxy": "items"}, None, ""),
+    "empty-greedy-parameter": ("/v1/x", PROXY, {"proxy": ""}, None, ""),
+    "parameter-missing": ("/v1/items/7", "/items/{id}", None, None, ""),
+    "no-mount-ending-in-a-slash": ("/v1//x", PROXY, {"proxy": "x"}, None, ""),
+}
 
 
-@pytest.mark.parametrize(("event", "base_path", "expected"), MAPPING_CASES)
+@pytest.mark.parametrize(
+    ("path", "resource", "parameters", "base_path", "root_path"),
+    MAPPING_CASES.values(),
+    ids=MAPPING_CASES.keys(),
+)
 def test_custom_domain_mapping_is_read_from_the_route_the_request_matched(
-    event: dict[str, Any], base_path: str | None, expected: tuple[str, bytes, str]
+    path: str,
+    resource: str,
+    parameters: dict[str, str] | None,
+    base_path: str | None,
+    root_path: str,
 ) -> None:
-    scope = scope_of(event, base_path)
-    assert (scope["path"], scope["raw_path"], scope["root_path"]) == expected
+    scope = scope_of(custom_domain_event(path, resource, parameters), base_path)
+    # On a custom domain `path` is the client's whole path: the scope keeps it as sent.
+    assert (scope["path"], scope["raw_path"]) == (unquote(path), path.encode("ascii"))
+    assert scope["root_path"] == root_path
 
 
 def test_stage_without_request_context_path_comes_from_stage_on_execute_api_hosts() -> None:

@@ -407,10 +407,13 @@ def test_load_handler_forms() -> None:
         ("tests.runtime_apps.MARKER_DIR", "Runtime.HandlerNotFound"),
     ],
 )
-def test_load_handler_faults(spec: str, kind: str) -> None:
+def test_load_handler_faults_are_reported_by_their_runtime_type(spec: str, kind: str) -> None:
     with pytest.raises(RuntimeFault) as caught:
         load_handler(spec, {})
     assert caught.value.error_type == kind
+    # The /init/error body names the fault the same way (its message says precisely what).
+    body = error_body(caught.value)
+    assert (body["errorType"], body["errorMessage"]) == (kind, str(caught.value))
 
 
 def test_error_types() -> None:
@@ -616,36 +619,32 @@ PLAIN_HTTP_RESULT = {
 
 
 @pytest.mark.parametrize(
-    "event",
-    [http_api_v2_event("GET", "/"), alb_event("GET", "/"), {"direct": "invoke"}],
-    ids=["http-api-v2", "alb", "direct"],
+    ("event", "streams"),
+    [
+        (function_url_event("GET", "/"), True),
+        (rest_event("GET", "/"), True),
+        # Other front doors and direct invocations never read a stream: they get proxy JSON.
+        (http_api_v2_event("GET", "/"), False),
+        (alb_event("GET", "/"), False),
+        ({"direct": "invoke"}, False),
+    ],
+    ids=["function-url", "rest", "http-api-v2", "alb", "direct"],
 )
-def test_stream_mode_gives_a_plain_handler_the_buffered_response_its_front_door_expects(
-    api: RuntimeAPIServer, event: dict[str, Any]
+def test_stream_mode_streams_a_plain_handlers_response_only_to_a_streaming_front_door(
+    api: RuntimeAPIServer, event: dict[str, Any], streams: bool
 ) -> None:
     handler = FunctionHandler(returns_event, "tests.test_runtime_units.returns_event")
     runtime = Runtime(RuntimeClient(api.address), handler, invoke_mode="response_stream")
     handle = serve_one(api, runtime, {**event, "result": PLAIN_HTTP_RESULT})
-    assert not handle.streaming and handle.content_type == "application/json"
-    assert handle.json() == PLAIN_HTTP_RESULT
-
-
-@pytest.mark.parametrize(
-    "event",
-    [function_url_event("GET", "/"), rest_event("GET", "/")],
-    ids=["function-url", "rest"],
-)
-def test_stream_mode_streams_a_plain_handlers_response_to_a_streaming_front_door(
-    api: RuntimeAPIServer, event: dict[str, Any]
-) -> None:
-    handler = FunctionHandler(returns_event, "tests.test_runtime_units.returns_event")
-    runtime = Runtime(RuntimeClient(api.address), handler, invoke_mode="response_stream")
-    handle = serve_one(api, runtime, {**event, "result": PLAIN_HTTP_RESULT})
-    assert handle.streaming and handle.content_type == HTTP_INTEGRATION_CONTENT_TYPE
-    assert handle.http_response() == (
-        {"statusCode": 200, "headers": {"content-type": "application/json"}, "cookies": []},
-        b'{"ok": true}',
-    )
+    if streams:
+        assert handle.streaming and handle.content_type == HTTP_INTEGRATION_CONTENT_TYPE
+        assert handle.http_response() == (
+            {"statusCode": 200, "headers": {"content-type": "application/json"}, "cookies": []},
+            b'{"ok": true}',
+        )
+    else:
+        assert not handle.streaming and handle.content_type == "application/json"
+        assert handle.json() == PLAIN_HTTP_RESULT
 
 
 def raised(exc: Exception, cause: BaseException | None = None) -> Exception:
@@ -674,21 +673,6 @@ def test_error_body_names_a_runtime_fault_by_its_runtime_type_and_user_code_by_c
     assert error_body(syntax)["errorType"] == "Runtime.UserCodeSyntaxError"
     # An exception of the function's code keeps its class name (its header: Function.*).
     assert error_body(raised(KeyError("k")))["errorType"] == "KeyError"
-
-
-@pytest.mark.parametrize(
-    ("spec", "kind"),
-    [
-        ("tests.nope_module.handler", "Runtime.ImportModuleError"),
-        ("tests.runtime_apps.nope", "Runtime.HandlerNotFound"),
-        ("nodot", "Runtime.MalformedHandlerName"),
-    ],
-)
-def test_init_error_body_has_the_runtime_error_type(spec: str, kind: str) -> None:
-    with pytest.raises(RuntimeFault) as caught:
-        load_handler(spec, {})
-    body = error_body(caught.value)
-    assert (body["errorType"], body["errorMessage"]) == (kind, str(caught.value))
 
 
 def unmarshallable(_event: Any, _context: Any) -> Any:
