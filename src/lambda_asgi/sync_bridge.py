@@ -81,13 +81,17 @@ class BridgeEventLoop(asyncio.SelectorEventLoop):
     scheduled as usual and the loop is run until its response is ready.
     """
 
-    #: Callbacks scheduled with call_soon since the bridge last looked (tasks an app started,
-    #: futures it resolved): after an eager request they are what needs a loop turn.
-    calls_scheduled = 0
-    # Python 3.11: the next call_soon is a new task's first step, to run at once.
-    _step_now = False
-    # What call_soon returns for a step it ran at once: a handle with nothing left to run.
-    _done_handle: asyncio.Handle | None = None
+    def __init__(self, selector: Any = None) -> None:
+        super().__init__(selector)
+        # Instance attributes, not class defaults: reads and writes of these on the hot path
+        # then specialise (a class-level default keeps every access generic).
+        #: Callbacks scheduled with call_soon since the bridge last looked (tasks an app
+        #: started, futures it resolved): after an eager request they need a loop turn.
+        self.calls_scheduled = 0
+        # Python 3.11: the next call_soon is a new task's first step, to run at once.
+        self._step_now = False
+        # What call_soon returns for a step it ran at once: a handle with nothing to run.
+        self._done_handle: asyncio.Handle | None = None
 
     def call_soon(  # type: ignore[override]
         self, callback: Callable[..., object], *args: Any, context: Any = None
@@ -265,38 +269,68 @@ class SyncResponse:
 class _Exchange:
     """State of one request/response exchange between the bridge and the app."""
 
-    # Defaults live on the class: a request that never streams, waits or fails sets only
-    # what it uses (this object is made once per invocation, on the hot path).
-    request_sent = False
-    state = _NOT_STARTED
-    status = 0
-    headers: list[tuple[bytes, bytes]] = []
-    #: The body of the response: all of it, or its first chunk when it streams (the others
-    #: go through ``chunks``).
-    body = b""
-    #: Whether the response was handed off as a stream (it may have completed since).
-    streamed = False
+    # Slots, each set once in __init__: attribute reads and writes on the hot path then
+    # specialise to a slot access (class-level defaults would keep every one generic).
+    __slots__ = (
+        "body",
+        "chunk_waiter",
+        "chunks",
+        "deadline",
+        "done_waiter",
+        "headers",
+        "loop",
+        "needs_turn",
+        "on_close",
+        "ready",
+        "request_body",
+        "request_sent",
+        "scope",
+        "space_waiter",
+        "state",
+        "status",
+        "streamed",
+        "task",
+        "timed_out",
+        "violation",
+    )
+    #: The chunks of a streamed response not yet consumed (set when it starts streaming).
     chunks: deque[bytes | None]
-    task: asyncio.Task[None] | None = None
-    done_waiter: asyncio.Future[None] | None = None
-    chunk_waiter: asyncio.Future[None] | None = None
-    space_waiter: asyncio.Future[None] | None = None
-    on_close: Callable[[], None] | None = None
-    ready: asyncio.Future[None] | None = None
-    #: The loop clock time at which the app is cancelled (None: no deadline), or a function
-    #: of the scope computing it when first needed.
-    deadline: float | Callable[[Scope], float | None] | None = None
-    #: The request's scope (kept only for a deadline function).
-    scope: Scope
-    timed_out = False
-    needs_turn = False
-    #: The first ASGI rule the app broke: kept so that an app which catches the error and
-    #: carries on still gets a failed response, not a half-valid one.
-    violation: ASGIProtocolError | None = None
 
-    # Made by call_asgi_sync(), which sets these two.
-    loop: asyncio.AbstractEventLoop
-    request_body: bytes
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        request_body: bytes,
+        deadline: float | Callable[[Scope], float | None] | None,
+        scope: Scope,
+        on_close: Callable[[], None] | None,
+    ) -> None:
+        self.loop = loop
+        self.request_body = request_body
+        #: The loop clock time at which the app is cancelled (None: no deadline), or a
+        #: function of the scope computing it when first needed.
+        self.deadline = deadline
+        #: The request's scope (read only by a deadline function).
+        self.scope = scope
+        self.on_close = on_close
+        self.request_sent = False
+        self.state = _NOT_STARTED
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        #: The body of the response: all of it, or its first chunk when it streams (the
+        #: others go through ``chunks``).
+        self.body = b""
+        #: Whether the response was handed off as a stream (it may have completed since).
+        self.streamed = False
+        self.task: asyncio.Task[None] | None = None
+        self.done_waiter: asyncio.Future[None] | None = None
+        self.chunk_waiter: asyncio.Future[None] | None = None
+        self.space_waiter: asyncio.Future[None] | None = None
+        self.ready: asyncio.Future[None] | None = None
+        self.timed_out = False
+        self.needs_turn = False
+        #: The first ASGI rule the app broke: kept so that an app which catches the error
+        #: and carries on still gets a failed response, not a half-valid one.
+        self.violation: ASGIProtocolError | None = None
 
     # -- the ASGI callables -------------------------------------------------------------
 
@@ -714,15 +748,7 @@ def call_asgi_sync(
     # Runner.get_loop() re-checks the runner's state in two Python calls; an open runner
     # already has its loop (a closed one has none, and get_loop() then raises as it should).
     loop = getattr(runner, "_loop", None) or runner.get_loop()
-    # Filled directly, as the response below: the class call costs a frame more.
-    exchange = _new_object(_Exchange)
-    exchange.loop = loop
-    exchange.request_body = body
-    if deadline is not None:
-        exchange.deadline = deadline
-        exchange.scope = scope
-    if own_runner:
-        exchange.on_close = runner.close
+    exchange = _Exchange(loop, body, deadline, scope, runner.close if own_runner else None)
     try:
         exchange.run(app, scope)
     except BaseException:
