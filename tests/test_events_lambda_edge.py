@@ -79,9 +79,19 @@ def test_paths(uri: str, base_path: str | None, expected: tuple[str, bytes, str]
     assert (scope["path"], scope["raw_path"], scope["root_path"]) == expected
 
 
-def test_scheme_from_cloudfront_forwarded_proto_and_null_maps() -> None:
-    event = edge_event(headers=[("CloudFront-Forwarded-Proto", "http")])
-    assert scope_of(event)[0]["scheme"] == "http"
+@pytest.mark.parametrize(
+    ("proto", "scheme", "port"),
+    [("http", "http", 80), ("HTTP", "http", 80), ("https", "https", 443), ("gopher", "https", 443)],
+)
+def test_scheme_and_port_from_cloudfront_forwarded_proto(
+    proto: str, scheme: str, port: int
+) -> None:
+    event = edge_event(headers=[("CloudFront-Forwarded-Proto", proto)])
+    scope = scope_of(event)[0]
+    assert (scope["scheme"], scope["server"]) == (scheme, (DOMAIN, port))
+
+
+def test_null_maps() -> None:
     bare = edge_event()
     request = bare["Records"][0]["cf"]["request"]
     request["headers"] = None

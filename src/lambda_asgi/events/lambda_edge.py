@@ -133,6 +133,14 @@ class LambdaEdgeSource(EventSource):
         else:
             path, raw_path = split_encoded_path(require_str(uri, "Records[0].cf.request.uri"))
         headers, header_map = _request_headers(request)
+        # CloudFront tells the viewer's protocol only in CloudFront-Forwarded-Proto (when the
+        # distribution forwards it): the scheme, and the default port of `server`.
+        scheme = "https"
+        proto = header_map.get(b"cloudfront-forwarded-proto")
+        if proto is not None and proto != b"https":
+            proto_text = proto.decode("latin-1").strip().lower()
+            if proto_text == "http":
+                scheme = proto_text
         query = request.get("querystring") or ""
         client_ip = request.get("clientIp")
         scope = make_scope(
@@ -145,18 +153,13 @@ class LambdaEdgeSource(EventSource):
             query_string=requote(query).encode("ascii") if type(query) is str else b"",
             headers=headers,
             client=(client_ip, 0) if type(client_ip) is str and client_ip else None,
+            default_scheme=scheme,
             header_map=header_map,
             # Only read without a Host header (CloudFront always sends one).
             default_host=None
             if b"host" in header_map
             else get_map(cf, "config").get("distributionDomainName"),
         )
-        # CloudFront tells the protocol only in CloudFront-Forwarded-Proto (when configured).
-        proto = header_map.get(b"cloudfront-forwarded-proto")
-        if proto is not None:
-            proto_text = proto.decode("latin-1").lower()
-            if proto_text in ("http", "https"):
-                scope["scheme"] = proto_text
         return scope, _request_body(request)
 
     def to_response(
