@@ -30,7 +30,8 @@ from lambda_asgi.runtime.faults import (
     stream_error_trailers,
 )
 from lambda_asgi.runtime.handler import FunctionHandler, load_handler
-from lambda_asgi.runtime.loop import LOCAL_EXECUTION_ENV, Runtime, invoke_mode
+from lambda_asgi.runtime.logs import LOCAL_EXECUTION_ENV
+from lambda_asgi.runtime.loop import Runtime, invoke_mode
 from lambda_asgi.runtime.respond import DELIMITER, ResponseHeadersTooLargeError, http_prelude
 from tests.events import alb_event, function_url_event, http_api_v2_event, rest_event
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
-from ..runtime.loop import LOCAL_EXECUTION_ENV
+from ..runtime.logs import LOCAL_EXECUTION_ENV
 from .runtime_api import ErrorReport, InvocationHandle, RuntimeAPIServer
 
 __all__ = ["INIT_TIMEOUT_S", "LocalInvocation", "Sandbox", "SandboxPool", "child_environment"]

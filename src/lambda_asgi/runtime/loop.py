@@ -32,6 +32,7 @@ from .client import NextInvocation, RuntimeAPIError, RuntimeClient
 from .context import invocation_context
 from .faults import RuntimeFault, error_body, error_type, xray_error_cause
 from .handler import FunctionHandler, load_handler
+from .logs import LOCAL_EXECUTION_ENV, set_request_id, setup_logging
 from .respond import ResponseHeadersTooLargeError, post_proxy_as_stream, post_streamed
 from .snapstart import run_after_restore, run_before_snapshot
 
@@ -47,10 +48,6 @@ STREAMING_SOURCES = frozenset({"function-url", "apigw-rest-v1"})
 
 #: Name of the internal extension registered to receive SIGTERM.
 EXTENSION_NAME = "lambda-asgi"
-
-#: ``AWS_EXECUTION_ENV`` of a runtime that ``lambda-asgi serve`` or ``invoke --runtime`` runs
-#: locally: its log goes to a console, not to CloudWatch.
-LOCAL_EXECUTION_ENV = "lambda-asgi-local"
 
 # Lambda gives the runtime about 500 ms after SIGTERM when an internal extension is
 # registered; a lifespan shutdown that takes longer is logged (it may be cut short).
@@ -132,7 +129,7 @@ class Runtime:
         raises for the handler's failures. A failed Runtime API request is logged; one
         answered with status 500 ends the process (as AWS asks)."""
         request_id = invocation.request_id
-        _set_request_id(request_id)
+        set_request_id(request_id)
         if invocation.trace_id:
             os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
         else:
@@ -263,64 +260,6 @@ def _unmarshal(body: bytes) -> Any:
 
 
 # -- process setup -------------------------------------------------------------------------
-
-
-class _RequestIdFilter(logging.Filter):
-    """Adds ``aws_request_id`` to log records, as the managed runtime's log format has."""
-
-    request_id = ""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = self.request_id
-        return True
-
-
-_request_filter = _RequestIdFilter()
-
-
-def _set_request_id(request_id: str) -> None:
-    _request_filter.request_id = request_id
-
-
-class _OneEventFormatter(logging.Formatter):
-    """Writes each record on one line, its line breaks as ``\r``.
-
-    CloudWatch makes a log event of every line the runtime writes to stdout, so a traceback
-    would be split into one event per line; it shows a ``\r`` as a line break inside one
-    event. AWS's runtime writes error reports the same way.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\n", "\r")
-
-
-def setup_logging(environ: Mapping[str, str]) -> None:
-    """Log lines like the managed runtime's: level, time, request id, message; unbuffered.
-
-    A record is one line (one CloudWatch event, its line breaks written as ``\r``), except in
-    a local run (:data:`LOCAL_EXECUTION_ENV`), whose console shows the breaks as they are.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(line_buffering=True)
-    root = logging.getLogger()
-    if root.handlers:
-        return
-    handler = logging.StreamHandler(sys.stdout)
-    local = environ.get("AWS_EXECUTION_ENV") == LOCAL_EXECUTION_ENV
-    formatter = logging.Formatter if local else _OneEventFormatter
-    handler.setFormatter(
-        formatter(
-            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
-            "%Y-%m-%dT%H:%M:%S",
-        )
-    )
-    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
-    handler.addFilter(_request_filter)
-    root.addHandler(handler)
-    level = environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
-    root.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
 
 
 def _extend_sys_path(environ: Mapping[str, str]) -> None:
