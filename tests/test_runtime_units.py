@@ -716,7 +716,7 @@ def test_invocation_error_body_has_the_runtime_error_type(
 
 LOG_A_TRACEBACK = """
 import json, sys
-from lambda_asgi.runtime.loop import logger, setup_logging
+from lambda_asgi.runtime.logs import logger, setup_logging
 setup_logging(json.loads(sys.argv[1]))
 try:
     raise ValueError("first line\\nsecond line")

@@ -1,0 +1,296 @@
+"""The runtime's log as AWS's Python runtime writes it: the JSON format
+(``AWS_LAMBDA_LOG_FORMAT``) and ``AWS_LAMBDA_LOG_LEVEL``, each in a real process."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from calendar import timegm
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambda_asgi.local.runtime_api import RuntimeAPIServer
+from lambda_asgi.runtime import loop
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.timeout(60)
+
+# Logs a record of every kind through the runtime's logging: two before the request id is set
+# (the init), then one per level, a custom level and an exception with a two-line message.
+LOGGING_CHILD = """\
+import logging, os
+from lambda_asgi.runtime.logs import set_request_id, setup_logging
+
+setup_logging(os.environ)
+print("variable:", os.environ.get("_LAMBDA_TELEMETRY_LOG_FD"), flush=True)
+log = logging.getLogger("app.orders")
+
+
+class Opaque:
+    def __str__(self):
+        return "<opaque 7>"
+
+
+def fail(order):
+    raise ValueError(f"order {order} failed\\nsecond line")
+
+
+log.log(5, "below debug")
+log.debug("debug %d", 1)
+log.info("init done", extra={"order": 7, "tags": ["a", "é"], "opaque": Opaque(), "none": None})
+set_request_id("req-1")
+log.warning("careful")
+log.log(25, "custom level")
+try:
+    fail(7)
+except ValueError:
+    log.error("order failed", exc_info=True)
+log.critical("stop")
+"""
+
+
+def line_of(text: str, source: str = LOGGING_CHILD) -> int:
+    """The number of the one line of ``source`` that holds ``text``."""
+    [number] = [i for i, line in enumerate(source.splitlines(), 1) if text in line]
+    return number
+
+
+@dataclass
+class Child:
+    """A finished run of LOGGING_CHILD: its stdout, and the time window it ran in."""
+
+    path: Path
+    stdout: str
+    started: float
+    ended: float
+
+    def stack_trace(self) -> list[str]:
+        """``traceback.format_tb`` of the exception the child logs."""
+        return [
+            f'  File "{self.path}", line {line_of("    fail(7)")}, in <module>\n    fail(7)\n',
+            f'  File "{self.path}", line {line_of("raise ValueError")}, in fail\n'
+            '    raise ValueError(f"order {order} failed\\nsecond line")\n',
+        ]
+
+    def traceback_text(self) -> str:
+        """The exception as the text format writes it."""
+        return (
+            "Traceback (most recent call last):\n"
+            + "".join(self.stack_trace())
+            + "ValueError: order 7 failed\nsecond line"
+        )
+
+
+def child_env(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without Lambda's settings nor ours, plus ``env``."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_LAMBDA_", "_LAMBDA_", "LAMBDA_ASGI_"))
+        and key != "AWS_EXECUTION_ENV"
+    }
+    return {**base, **env}
+
+
+def start_child(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    path = tmp_path / "logging_child.py"
+    path.write_text(LOGGING_CHILD, encoding="utf-8")
+    proc = subprocess.Popen(
+        # No caret lines under the traceback's source lines: where Python draws them
+        # changes between versions.
+        [sys.executable, "-X", "no_debug_ranges", str(path)],
+        env=child_env(env),
+        stdout=subprocess.PIPE,
+    )
+    return proc, path
+
+
+def run_child(tmp_path: Path, env: dict[str, str]) -> Child:
+    started = time.time()
+    proc, path = start_child(tmp_path, env)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    return Child(path, out.decode(), started, time.time())
+
+
+def check_timestamp(stamp: str, child: Child) -> None:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``, in UTC, within the child's run."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d{3})Z", stamp)
+    assert match is not None, stamp
+    seconds = timegm(time.strptime(match[1], "%Y-%m-%dT%H:%M:%S")) + int(match[2]) / 1000
+    assert int(child.started * 1000) / 1000 <= seconds <= child.ended
+
+
+def json_lines(child: Child) -> list[dict[str, Any]]:
+    """Every log line of the child's stdout as JSON, its timestamp checked and set aside."""
+    lines = child.stdout.splitlines()
+    assert lines[0] == "variable: None"
+    records = [json.loads(line) for line in lines[1:]]
+    for record in records:
+        check_timestamp(record.pop("timestamp"), child)
+    return records
+
+
+def expected_records(child: Child, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The records of LOGGING_CHILD at INFO and above, in the JSON format, with the level
+    names ``names`` gives for WARNING and CRITICAL, without their timestamps."""
+    logger = {"logger": "app.orders"}
+    request = {"requestId": "req-1"}
+    return [
+        {
+            "level": "INFO",
+            "message": "init done",
+            **logger,
+            "order": 7,
+            "tags": ["a", "é"],
+            "opaque": "<opaque 7>",
+            "none": None,
+        },
+        {"level": names["WARNING"], "message": "careful", **logger, **request},
+        {"level": "INFO", "message": "custom level", **logger, **request},
+        {
+            "level": "ERROR",
+            "message": "order failed",
+            **logger,
+            "stackTrace": child.stack_trace(),
+            "errorType": "ValueError",
+            "errorMessage": "order 7 failed\nsecond line",
+            **request,
+            "location": f"{child.path}:<module>:{line_of('log.error(')}",
+        },
+        {"level": names["CRITICAL"], "message": "stop", **logger, **request},
+    ]
+
+
+LAMBDA_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+
+
+# -- JSON on stdout ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "verbose"),
+    [
+        ({}, []),
+        # Lambda's TRACE is Python's DEBUG: the debug record shows, the level-5 one does not.
+        ({"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, [{"level": "DEBUG", "message": "debug 1"}]),
+        (
+            # Below DEBUG a record is Lambda's TRACE, the most verbose level Lambda knows.
+            {"AWS_LAMBDA_LOG_LEVEL": "notset"},
+            [
+                {"level": "TRACE", "message": "below debug"},
+                {"level": "DEBUG", "message": "debug 1"},
+            ],
+        ),
+    ],
+    ids=["info", "trace", "notset"],
+)
+def test_json_on_stdout_is_one_object_per_line_with_lambdas_level_names(
+    tmp_path: Path, level: dict[str, str], verbose: list[dict[str, str]]
+) -> None:
+    child = run_child(tmp_path, {"AWS_LAMBDA_LOG_FORMAT": "json", **level})
+    records = json_lines(child)
+    expected = [{**record, "logger": "app.orders"} for record in verbose]
+    expected += expected_records(child, LAMBDA_NAMES)
+    assert records == expected
+    # The same keys in the same order (that of AWS's runtime); no requestId before it is set.
+    assert [list(record) for record in records] == [list(record) for record in expected]
+    # Not ASCII-escaped; the exception's line break escaped, so one line per record.
+    assert '"tags": ["a", "é"]' in child.stdout
+    assert '"errorMessage": "order 7 failed\\nsecond line"' in child.stdout
+
+
+def test_text_on_stdout_is_unchanged_by_default(tmp_path: Path) -> None:
+    child = run_child(tmp_path, {})
+    lines = child.stdout.split("\n")
+    assert lines[0] == "variable: None" and lines[-1] == ""
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    expected = [
+        r"\[INFO\]\t" + stamp + r"\t\tinit done",
+        r"\[WARNING\]\t" + stamp + r"\treq-1\tcareful",
+        r"\[Level 25\]\t" + stamp + r"\treq-1\tcustom level",
+        r"\[ERROR\]\t"
+        + stamp
+        + r"\treq-1\torder failed\r"
+        + re.escape(child.traceback_text().replace("\n", "\r")),
+        r"\[CRITICAL\]\t" + stamp + r"\treq-1\tstop",
+    ]
+    assert len(lines[1:-1]) == len(expected)
+    for line, pattern in zip(lines[1:-1], expected, strict=True):
+        assert re.fullmatch(pattern, line), line
+
+
+# -- through the runtime loop ------------------------------------------------------------------
+
+
+def test_the_runtime_loop_logs_json_with_the_invocations_request_id() -> None:
+    with RuntimeAPIServer() as api:
+        env = child_env(
+            {
+                "AWS_LAMBDA_RUNTIME_API": api.address,
+                "AWS_LAMBDA_LOG_FORMAT": "JSON",
+                "_HANDLER": "tests.runtime_apps.plain",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lambda_asgi.runtime"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            handle = api.invoke({"action": "raise", "value": 7}, timeout_s=20)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert handle.error is not None and handle.error.error_type == "Function.ValueError"
+    records = [json.loads(line) for line in out.decode().splitlines()]
+    for record in records:
+        del record["timestamp"]
+    runtime_apps = ROOT / "tests" / "runtime_apps.py"
+    raise_line = line_of("plain handler failed on", runtime_apps.read_text())
+    failure = records[1]
+    assert failure["stackTrace"][-1] == (
+        f'  File "{runtime_apps}", line {raise_line}, in plain\n'
+        "    raise ValueError(f\"plain handler failed on {event.get('value')!r}\")\n"
+    )
+    source, first = inspect.getsourcelines(loop.Runtime._report)
+    report_line = first + next(i for i, line in enumerate(source) if "logger.error(" in line)
+    logs = {"logger": "lambda_asgi"}
+    ready = "lambda-asgi runtime ready (tests.runtime_apps.plain, invoke mode buffered)"
+    expected = [
+        {"level": "INFO", "message": ready, **logs},  # the init: no request id
+        {
+            "level": "ERROR",
+            "message": f"Invocation {handle.request_id} failed: ValueError: plain handler "
+            "failed on 7",
+            **logs,
+            "stackTrace": failure["stackTrace"],
+            "errorType": "ValueError",
+            "errorMessage": "plain handler failed on 7",
+            "requestId": handle.request_id,
+            "location": f"{loop.__file__}:_report:{report_line}",
+        },
+        # The last request id stays on until the next invocation, as in AWS's runtime.
+        {
+            "level": "INFO",
+            "message": "Received SIGTERM: shutting down",
+            **logs,
+            "requestId": handle.request_id,
+        },
+    ]
+    assert records == expected
+    assert [list(record) for record in records] == [list(record) for record in expected]
