@@ -1,5 +1,6 @@
 """The runtime's log as AWS's Python runtime writes it: the JSON format
-(``AWS_LAMBDA_LOG_FORMAT``) and ``AWS_LAMBDA_LOG_LEVEL``, each in a real process."""
+(``AWS_LAMBDA_LOG_FORMAT``), the telemetry file descriptor's frames
+(``_LAMBDA_TELEMETRY_LOG_FD``) and ``AWS_LAMBDA_LOG_LEVEL``, each in a real process."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -102,7 +104,9 @@ def child_env(env: dict[str, str]) -> dict[str, str]:
     return {**base, **env}
 
 
-def start_child(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+def start_child(
+    tmp_path: Path, env: dict[str, str], pass_fds: tuple[int, ...] = ()
+) -> tuple[subprocess.Popen[bytes], Path]:
     path = tmp_path / "logging_child.py"
     path.write_text(LOGGING_CHILD, encoding="utf-8")
     proc = subprocess.Popen(
@@ -111,6 +115,7 @@ def start_child(tmp_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen[b
         [sys.executable, "-X", "no_debug_ranges", str(path)],
         env=child_env(env),
         stdout=subprocess.PIPE,
+        pass_fds=pass_fds,
     )
     return proc, path
 
@@ -173,6 +178,7 @@ def expected_records(child: Child, names: dict[str, str]) -> list[dict[str, Any]
 
 
 LAMBDA_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+PYTHON_NAMES = {"WARNING": "WARNING", "CRITICAL": "CRITICAL"}
 
 
 # -- JSON on stdout ----------------------------------------------------------------------------
@@ -228,6 +234,138 @@ def test_text_on_stdout_is_unchanged_by_default(tmp_path: Path) -> None:
     assert len(lines[1:-1]) == len(expected)
     for line, pattern in zip(lines[1:-1], expected, strict=True):
         assert re.fullmatch(pattern, line), line
+
+
+# -- the telemetry file descriptor -------------------------------------------------------------
+
+
+@dataclass
+class Frame:
+    kind: int
+    timestamp_us: int
+    message: str
+
+
+def run_with_telemetry_fd(tmp_path: Path, env: dict[str, str]) -> tuple[Child, list[Frame]]:
+    """LOGGING_CHILD with a pipe as its telemetry descriptor; what it wrote there."""
+    read_end, write_end = os.pipe()
+    started = time.time()
+    try:
+        env = {**env, "_LAMBDA_TELEMETRY_LOG_FD": str(write_end)}
+        proc, path = start_child(tmp_path, env, pass_fds=(write_end,))
+    finally:
+        os.close(write_end)  # the child's copy is the only one: EOF when it exits
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    child = Child(path, out.decode(), started, time.time())
+    frames = []
+    while data:
+        kind, length, stamp = struct.unpack(">IIQ", data[:16])
+        assert len(data) >= 16 + length
+        frames.append(Frame(kind, stamp, data[16 : 16 + length].decode("utf-8")))
+        data = data[16 + length :]
+    return child, frames
+
+
+# The frame types of LOGGING_CHILD's records, text and JSON, by level.
+FRAME_TYPES = {
+    "text": [
+        0xA55A0003,  # 5 (NOTSET)
+        0xA55A000B,  # DEBUG
+        0xA55A000F,  # INFO
+        0xA55A0013,  # WARNING
+        0xA55A000F,  # 25 (INFO)
+        0xA55A0017,  # ERROR
+        0xA55A001B,  # CRITICAL
+    ],
+    "JSON": [
+        0xA55A0002,  # 5 (NOTSET)
+        0xA55A000A,  # DEBUG
+        0xA55A000E,  # INFO
+        0xA55A0012,  # WARNING
+        0xA55A000E,  # 25 (INFO)
+        0xA55A0016,  # ERROR
+        0xA55A001A,  # CRITICAL
+    ],
+}
+
+
+@pytest.mark.parametrize("log_format", ["text", "JSON"])
+def test_telemetry_fd_takes_each_record_as_one_frame_typed_by_format_and_level(
+    tmp_path: Path, log_format: str
+) -> None:
+    env = {"AWS_LAMBDA_LOG_FORMAT": log_format, "AWS_LAMBDA_LOG_LEVEL": "NOTSET"}
+    child, frames = run_with_telemetry_fd(tmp_path, env)
+    # The variable is gone from the child's environment; none of the records is on stdout.
+    assert child.stdout == "variable: None\n"
+    started_us, ended_us = int(child.started * 1_000_000), int(child.ended * 1_000_000)
+    assert all(started_us <= frame.timestamp_us <= ended_us for frame in frames)
+    assert all(frame.message.endswith("\n") for frame in frames)
+    text = log_format == "text"
+    assert [hex(frame.kind) for frame in frames] == [hex(k) for k in FRAME_TYPES[log_format]]
+    if text:
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        expected = [
+            r"\[Level 5\]\t" + stamp + r"\t\tbelow debug\n",
+            r"\[DEBUG\]\t" + stamp + r"\t\tdebug 1\n",
+            r"\[INFO\]\t" + stamp + r"\t\tinit done\n",
+            r"\[WARNING\]\t" + stamp + r"\treq-1\tcareful\n",
+            r"\[Level 25\]\t" + stamp + r"\treq-1\tcustom level\n",
+            # One frame, with its real line breaks (no \r).
+            r"\[ERROR\]\t"
+            + stamp
+            + r"\treq-1\torder failed\n"
+            + re.escape(child.traceback_text())
+            + r"\n",
+            r"\[CRITICAL\]\t" + stamp + r"\treq-1\tstop\n",
+        ]
+        for frame, pattern in zip(frames, expected, strict=True):
+            assert re.fullmatch(pattern, frame.message), frame.message
+        assert "\r" not in "".join(frame.message for frame in frames)
+        return
+    records = [json.loads(frame.message) for frame in frames]
+    assert all(frame.message.count("\n") == 1 for frame in frames)
+    for record in records:
+        check_timestamp(record.pop("timestamp"), child)
+    logger = {"logger": "app.orders"}
+    # In a frame the level is in the frame type: the field keeps Python's names.
+    assert records == [
+        {"level": "NOTSET", "message": "below debug", **logger},
+        {"level": "DEBUG", "message": "debug 1", **logger},
+        *expected_records(child, PYTHON_NAMES),
+    ]
+
+
+@pytest.mark.parametrize("kind", ["closed", "read-only", "not-a-number"])
+def test_a_telemetry_fd_that_cannot_be_written_falls_back_to_stdout_with_a_warning(
+    tmp_path: Path, kind: str
+) -> None:
+    read_end, write_end = os.pipe()
+    value = {"closed": "999", "read-only": str(read_end), "not-a-number": "fd3"}[kind]
+    reason = {
+        "closed": "[Errno 9] Bad file descriptor",
+        "read-only": f"file descriptor {read_end} is open for reading only",
+        "not-a-number": "invalid literal for int() with base 10: 'fd3'",
+    }[kind]
+    try:
+        proc, _ = start_child(tmp_path, {"_LAMBDA_TELEMETRY_LOG_FD": value}, pass_fds=(read_end,))
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert proc.returncode == 0
+    lines = out.decode().split("\n")
+    assert re.fullmatch(
+        r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t\tCannot write the log to the "
+        rf"telemetry file descriptor \(_LAMBDA_TELEMETRY_LOG_FD='{value}'\): "
+        + re.escape(reason)
+        + "; logging to stdout instead",
+        lines[0],
+    ), lines[0]
+    assert lines[1] == "variable: None"
+    assert [line.split("\t")[-1] for line in lines[2:4]] == ["init done", "careful"]
 
 
 # -- through the runtime loop ------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""The runtime's log records, formatted as AWS's Python runtime formats them.
+"""The runtime's log records, formatted and delivered as AWS's Python runtime does it.
 
 * Format (``AWS_LAMBDA_LOG_FORMAT``): text, ``[LEVEL]\\t<time>Z\\t<request id>\\t<message>``,
   or ``JSON``, one object per record with the keys of AWS's runtime (``timestamp``,
   ``level``, ``message``, ``logger``, the exception's ``stackTrace``, ``errorType``,
   ``errorMessage`` and ``location``, ``requestId``, then the record's ``extra`` fields).
-* Destination: stdout, one line per record.
+* Destination: the telemetry file descriptor Lambda passes to the managed runtime in
+  ``_LAMBDA_TELEMETRY_LOG_FD``, one frame per record (its type says the format and the
+  level), else stdout, one line per record.
 * Level (``AWS_LAMBDA_LOG_LEVEL``): Python's level names, and Lambda's ``TRACE`` as DEBUG.
 """
 
@@ -12,13 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import struct
 import sys
 import time
 import traceback
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["LOCAL_EXECUTION_ENV", "set_request_id", "setup_logging"]
+__all__ = ["LOCAL_EXECUTION_ENV", "TELEMETRY_FD_VARIABLE", "set_request_id", "setup_logging"]
 
 logger = logging.getLogger("lambda_asgi")
 
@@ -26,12 +30,46 @@ logger = logging.getLogger("lambda_asgi")
 #: locally: its log goes to a console, not to CloudWatch.
 LOCAL_EXECUTION_ENV = "lambda-asgi-local"
 
+#: The variable in which Lambda passes the telemetry log file descriptor to the runtime.
+TELEMETRY_FD_VARIABLE = "_LAMBDA_TELEMETRY_LOG_FD"
+
 _TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
 _DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
-# The JSON "level" of each standard level. Lambda reads it to filter by level and knows only
+# Frame types of the telemetry protocol, by standard level: the format and the level of the
+# record, which Lambda's log-level filter reads there (not in the message).
+_JSON_FRAME_TYPES = {
+    logging.NOTSET: 0xA55A0002,
+    logging.DEBUG: 0xA55A000A,
+    logging.INFO: 0xA55A000E,
+    logging.WARNING: 0xA55A0012,
+    logging.ERROR: 0xA55A0016,
+    logging.CRITICAL: 0xA55A001A,
+}
+_TEXT_FRAME_TYPES = {
+    logging.NOTSET: 0xA55A0003,
+    logging.DEBUG: 0xA55A000B,
+    logging.INFO: 0xA55A000F,
+    logging.WARNING: 0xA55A0013,
+    logging.ERROR: 0xA55A0017,
+    logging.CRITICAL: 0xA55A001B,
+}
+# Frame type, message length, timestamp in microseconds since the epoch; big-endian.
+_FRAME_HEADER = struct.Struct(">IIQ")
+
+# The JSON "level" of each standard level. In a frame, Lambda takes the level from the frame
+# type, and the field keeps Python's names, as AWS's runtime writes them. On stdout (the
+# OS-only runtime, a container, a local run) Lambda reads the field itself and knows only
 # TRACE, DEBUG, INFO, WARN, ERROR and FATAL; any other value counts as INFO, so a WARN filter
-# would drop a "WARNING" record.
+# would drop a "WARNING" record: there the field holds Lambda's names.
+_PYTHON_LEVEL_NAMES = {
+    logging.NOTSET: "NOTSET",
+    logging.DEBUG: "DEBUG",
+    logging.INFO: "INFO",
+    logging.WARNING: "WARNING",
+    logging.ERROR: "ERROR",
+    logging.CRITICAL: "CRITICAL",
+}
 _LAMBDA_LEVEL_NAMES = {
     logging.NOTSET: "TRACE",  # a custom level below DEBUG: more verbose than DEBUG
     logging.DEBUG: "DEBUG",
@@ -160,6 +198,47 @@ def _encodable(value: Any) -> Any:
     return value
 
 
+class _TelemetryHandler(logging.Handler):
+    """Writes each record to the telemetry file descriptor as one frame.
+
+    The frame delimits the record, so its line breaks stay as they are; the message ends with
+    ``\\n``, as AWS's runtime writes it.
+    """
+
+    def __init__(self, fd: int, frame_types: Mapping[int, int]) -> None:
+        super().__init__()
+        self.fd = fd
+        self.frame_types = frame_types
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            # backslashreplace: a lone surrogate (an undecodable file name) must not cost
+            # the whole record.
+            message = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            header = _FRAME_HEADER.pack(
+                self.frame_types[_standard_level(record.levelno)],
+                len(message),
+                int(record.created * 1_000_000),
+            )
+            frame = memoryview(header + message)
+            while frame:  # a write to a pipe may take part of the frame only
+                frame = frame[os.write(self.fd, frame) :]
+        except Exception:
+            self.handleError(record)
+
+
+def _writable_fd(value: str) -> int:
+    """The file descriptor ``value`` names; ValueError or OSError unless it is open for
+    writing."""
+    import fcntl  # POSIX only, and needed only where Lambda passes the descriptor
+
+    fd = int(value)
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    if not flags & (os.O_WRONLY | os.O_RDWR):
+        raise OSError(f"file descriptor {fd} is open for reading only")
+    return fd
+
+
 def _log_level(environ: Mapping[str, str]) -> int:
     name = environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
     if name == "TRACE":
@@ -168,12 +247,15 @@ def _log_level(environ: Mapping[str, str]) -> int:
 
 
 def setup_logging(environ: Mapping[str, str]) -> None:
-    """Send the root logger's records to stdout, formatted as AWS's runtime formats them.
+    """Send the root logger's records where AWS's runtime sends them, formatted as it does.
 
-    A record is one line (one CloudWatch event): JSON escapes its line breaks, the text format
-    writes them as ``\\r``, except in a local run (:data:`LOCAL_EXECUTION_ENV`), whose
-    console shows them as they are. stdout and stderr are made line-buffered, so what the app
-    prints is in the log at once.
+    The telemetry file descriptor in ``_LAMBDA_TELEMETRY_LOG_FD``, when given, takes every
+    record as one frame (the variable is removed from ``os.environ`` when ``environ`` is it,
+    as AWS's runtime does); one that is not open for writing is reported with a warning, and
+    the records go to stdout. On stdout a record is one line (one CloudWatch event): JSON
+    escapes its line breaks, the text format writes them as ``\\r``, except in a local run
+    (:data:`LOCAL_EXECUTION_ENV`), whose console shows them as they are. stdout and stderr
+    are made line-buffered, so what the app prints is in the log at once.
     """
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
@@ -182,12 +264,42 @@ def setup_logging(environ: Mapping[str, str]) -> None:
     root = logging.getLogger()
     if root.handlers:
         return
-    handler = logging.StreamHandler(sys.stdout)
-    if environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON":
-        handler.setFormatter(_JsonFormatter(_LAMBDA_LEVEL_NAMES))
-    else:
-        local = environ.get("AWS_EXECUTION_ENV") == LOCAL_EXECUTION_ENV
-        handler.setFormatter(_text_formatter(logging.Formatter if local else _OneEventFormatter))
+    as_json = environ.get("AWS_LAMBDA_LOG_FORMAT", "").upper() == "JSON"
+    handler: logging.Handler | None = None
+    fd_value = environ.get(TELEMETRY_FD_VARIABLE)
+    fd_error: Exception | None = None
+    if fd_value is not None:
+        if environ is os.environ:
+            # Lambda's, not the app's: a child process must not write frames to it.
+            del os.environ[TELEMETRY_FD_VARIABLE]
+        try:
+            fd = _writable_fd(fd_value)
+        except (ValueError, OSError) as exc:
+            fd_error = exc
+        else:
+            handler = _TelemetryHandler(fd, _JSON_FRAME_TYPES if as_json else _TEXT_FRAME_TYPES)
+            handler.setFormatter(
+                _JsonFormatter(_PYTHON_LEVEL_NAMES)
+                if as_json
+                else _text_formatter(logging.Formatter)
+            )
+    if handler is None:
+        handler = logging.StreamHandler(sys.stdout)
+        if as_json:
+            handler.setFormatter(_JsonFormatter(_LAMBDA_LEVEL_NAMES))
+        else:
+            local = environ.get("AWS_EXECUTION_ENV") == LOCAL_EXECUTION_ENV
+            handler.setFormatter(
+                _text_formatter(logging.Formatter if local else _OneEventFormatter)
+            )
     handler.addFilter(_request_filter)
     root.addHandler(handler)
     root.setLevel(_log_level(environ))
+    if fd_error is not None:
+        logger.warning(
+            "Cannot write the log to the telemetry file descriptor (%s=%r): %s; logging to "
+            "stdout instead",
+            TELEMETRY_FD_VARIABLE,
+            fd_value,
+            fd_error,
+        )
