@@ -21,9 +21,12 @@ from typing import Any
 import pytest
 
 from lambda_asgi.local.runtime_api import RuntimeAPIServer
+from lambda_asgi.local.sandbox import child_environment
 from lambda_asgi.runtime import loop
 
 ROOT = Path(__file__).resolve().parent.parent
+CLI = Path(sys.executable).with_name("lambda-asgi")
+LAMBDA_ASGI = [str(CLI)] if CLI.exists() else [sys.executable, "-m", "lambda_asgi.cli"]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -432,3 +435,62 @@ def test_the_runtime_loop_logs_json_with_the_invocations_request_id() -> None:
     ]
     assert records == expected
     assert [list(record) for record in records] == [list(record) for record in expected]
+
+
+# -- local runs ---------------------------------------------------------------------------------
+
+
+def test_local_runtimes_get_the_log_settings_but_not_a_telemetry_fd() -> None:
+    environ = {
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": "TRACE",
+        "_LAMBDA_TELEMETRY_LOG_FD": "3",
+    }
+    env = child_environment("app:app", "127.0.0.1:9001", streaming=False, environ=environ)
+    assert (env["AWS_LAMBDA_LOG_FORMAT"], env["AWS_LAMBDA_LOG_LEVEL"]) == ("JSON", "TRACE")
+    assert "_LAMBDA_TELEMETRY_LOG_FD" not in env
+
+
+LOGGING_APP = """\
+import logging
+
+log = logging.getLogger("app")
+
+
+async def app(scope, receive, send):
+    request_id = scope["aws.context"].aws_request_id
+    log.debug("handling %s", scope["path"])
+    log.warning("slow path", extra={"path": scope["path"]})
+    headers = [(b"content-type", b"text/plain")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": request_id.encode()})
+"""
+
+
+def test_invoke_runtime_logs_in_the_format_set_in_the_shell(tmp_path: Path) -> None:
+    (tmp_path / "logging_app.py").write_text(LOGGING_APP)
+    env = child_env(
+        {"AWS_LAMBDA_LOG_FORMAT": "Json", "AWS_LAMBDA_LOG_LEVEL": "debug", "PYTHONPATH": str(ROOT)}
+    )
+    args = ["logging_app:app", "--app-dir", str(tmp_path), "--runtime", "--lifespan", "off"]
+    done = subprocess.run(
+        [*LAMBDA_ASGI, "invoke", *args, "--source", "http-api", "GET", "/orders"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    request_id = json.loads(done.stdout)["body"]
+    # The runtime's log (on standard error): every line a JSON record.
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    for record in records:
+        del record["timestamp"]
+    request = {"requestId": request_id}
+    ready = "lambda-asgi runtime ready (LambdaAdapter, invoke mode buffered)"
+    assert {"level": "INFO", "message": ready, "logger": "lambda_asgi"} in records
+    assert [r for r in records if r["logger"] == "app"] == [
+        {"level": "DEBUG", "message": "handling /orders", "logger": "app", **request},
+        {"level": "WARN", "message": "slow path", "logger": "app", **request, "path": "/orders"},
+    ]

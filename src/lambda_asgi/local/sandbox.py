@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any
 
-from ..runtime.logs import LOCAL_EXECUTION_ENV
+from ..runtime.logs import LOCAL_EXECUTION_ENV, TELEMETRY_FD_VARIABLE
 from .runtime_api import ErrorReport, InvocationHandle, RuntimeAPIServer
 
 __all__ = ["INIT_TIMEOUT_S", "LocalInvocation", "Sandbox", "SandboxPool", "child_environment"]
@@ -48,8 +48,16 @@ def child_environment(
     timeout_s: float = 30.0,
     environ: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of a runtime child: the parent's, plus what Lambda sets."""
+    """The environment of a runtime child: the parent's, plus what Lambda sets.
+
+    The log settings (``AWS_LAMBDA_LOG_FORMAT``, ``AWS_LAMBDA_LOG_LEVEL``) pass through, so
+    the local log has the function's format; a telemetry file descriptor does not (the
+    child's log goes to the console).
+    """
     env = dict(os.environ if environ is None else environ)
+    # The child does not inherit the descriptor (Popen closes it): the runtime would warn
+    # at every cold start, or write frames to whatever the number then names.
+    env.pop(TELEMETRY_FD_VARIABLE, None)
     if app_dir:
         # The app's directory plays LAMBDA_TASK_ROOT: first on the module search path.
         parts = [os.path.abspath(app_dir), env.get("PYTHONPATH", "")]
