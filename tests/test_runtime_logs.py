@@ -180,6 +180,23 @@ def expected_records(child: Child, names: dict[str, str]) -> list[dict[str, Any]
     ]
 
 
+# The text format's time stamp.
+STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def expected_text(child: Child, line_break: str) -> list[str]:
+    """Patterns of LOGGING_CHILD's records at INFO and above in the text format, the line
+    breaks inside a record (the traceback's) written as ``line_break``."""
+    return [
+        rf"\[INFO\]\t{STAMP}\t\tinit done",
+        rf"\[WARNING\]\t{STAMP}\treq-1\tcareful",
+        rf"\[Level 25\]\t{STAMP}\treq-1\tcustom level",
+        rf"\[ERROR\]\t{STAMP}\treq-1\torder failed"
+        + re.escape(line_break + child.traceback_text().replace("\n", line_break)),
+        rf"\[CRITICAL\]\t{STAMP}\treq-1\tstop",
+    ]
+
+
 LAMBDA_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
 PYTHON_NAMES = {"WARNING": "WARNING", "CRITICAL": "CRITICAL"}
 
@@ -223,17 +240,8 @@ def test_text_on_stdout_is_unchanged_by_default(tmp_path: Path) -> None:
     child = run_child(tmp_path, {})
     lines = child.stdout.split("\n")
     assert lines[0] == "variable: None" and lines[-1] == ""
-    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-    expected = [
-        r"\[INFO\]\t" + stamp + r"\t\tinit done",
-        r"\[WARNING\]\t" + stamp + r"\treq-1\tcareful",
-        r"\[Level 25\]\t" + stamp + r"\treq-1\tcustom level",
-        r"\[ERROR\]\t"
-        + stamp
-        + r"\treq-1\torder failed\r"
-        + re.escape(child.traceback_text().replace("\n", "\r")),
-        r"\[CRITICAL\]\t" + stamp + r"\treq-1\tstop",
-    ]
+    # One line per record: a traceback's line breaks written as \r.
+    expected = expected_text(child, "\r")
     assert len(lines[1:-1]) == len(expected)
     for line, pattern in zip(lines[1:-1], expected, strict=True):
         assert re.fullmatch(pattern, line), line
@@ -309,21 +317,10 @@ def test_telemetry_fd_takes_each_record_as_one_frame_typed_by_format_and_level(
     text = log_format == "text"
     assert [hex(frame.kind) for frame in frames] == [hex(k) for k in FRAME_TYPES[log_format]]
     if text:
-        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-        expected = [
-            r"\[Level 5\]\t" + stamp + r"\t\tbelow debug\n",
-            r"\[DEBUG\]\t" + stamp + r"\t\tdebug 1\n",
-            r"\[INFO\]\t" + stamp + r"\t\tinit done\n",
-            r"\[WARNING\]\t" + stamp + r"\treq-1\tcareful\n",
-            r"\[Level 25\]\t" + stamp + r"\treq-1\tcustom level\n",
-            # One frame, with its real line breaks (no \r).
-            r"\[ERROR\]\t"
-            + stamp
-            + r"\treq-1\torder failed\n"
-            + re.escape(child.traceback_text())
-            + r"\n",
-            r"\[CRITICAL\]\t" + stamp + r"\treq-1\tstop\n",
-        ]
+        # One frame per record, a traceback's line breaks kept as they are (no \r), and
+        # every message ending with a line break.
+        verbose = [rf"\[Level 5\]\t{STAMP}\t\tbelow debug", rf"\[DEBUG\]\t{STAMP}\t\tdebug 1"]
+        expected = [pattern + r"\n" for pattern in verbose + expected_text(child, "\n")]
         for frame, pattern in zip(frames, expected, strict=True):
             assert re.fullmatch(pattern, frame.message), frame.message
         assert "\r" not in "".join(frame.message for frame in frames)
